@@ -1,0 +1,89 @@
+"""Every error a client sees, in one JSON shape, through one handler.
+
+    {"error": {"code": ..., "message": ..., "retry_after": 12}, "request_id": ...}
+
+An exception's `wait` becomes both `retry_after` and the Retry-After header.
+"""
+import math
+
+from django.http import JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class GenerationError(exceptions.APIException):
+    """No model produced an image; carries the request row's id."""
+
+    def __init__(self, *, status_code: int, code: str, message: str, request_id=None, wait: int | None = None):
+        super().__init__(detail=message, code=code)
+        self.status_code = status_code
+        self.code = code
+        self.request_id = request_id
+        self.wait = wait
+
+
+# DRF's own exceptions, renamed to the contract's codes.
+_CODES = {
+    exceptions.ValidationError: "invalid_request",
+    exceptions.ParseError: "invalid_request",
+    exceptions.UnsupportedMediaType: "invalid_request",
+    exceptions.NotAuthenticated: "unauthorized",
+    exceptions.AuthenticationFailed: "unauthorized",
+    exceptions.PermissionDenied: "forbidden",
+    exceptions.NotFound: "not_found",
+    exceptions.MethodNotAllowed: "method_not_allowed",
+    exceptions.NotAcceptable: "not_acceptable",
+    exceptions.Throttled: "throttled",
+}
+
+
+def _flatten(detail, prefix: str = "") -> list[str]:
+    """{'size': ['Ensure ...']} -> ['size: Ensure ...'], so the message names the field."""
+    if isinstance(detail, dict):
+        return [line for key, value in detail.items() for line in _flatten(value, f"{prefix}{key}." if key != "non_field_errors" else prefix)]
+    if isinstance(detail, list):
+        return [line for item in detail for line in _flatten(item, prefix)]
+    field = prefix.rstrip(".")
+    return [f"{field}: {detail}" if field else str(detail)]
+
+
+def error_body(*, code: str, message: str, retry_after: int | None = None, request_id=None) -> dict:
+    error = {"code": code, "message": message}
+    if retry_after is not None:
+        error["retry_after"] = retry_after
+    return {"error": error, "request_id": str(request_id) if request_id else None}
+
+
+def exception_handler(exc, context):
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None  # a bug: Django's handler500 answers in our shape
+    if isinstance(exc, GenerationError):
+        code, wait, request_id = exc.code, exc.wait, exc.request_id
+    else:
+        code = next((c for cls, c in _CODES.items() if isinstance(exc, cls)), "error")
+        wait = math.ceil(exc.wait) if isinstance(exc, exceptions.Throttled) and exc.wait is not None else None
+        request_id = None
+    message = "; ".join(_flatten(exc.detail)) if isinstance(exc, exceptions.ValidationError) else str(exc.detail)
+    body = error_body(code=code, message=message, retry_after=wait, request_id=request_id)
+    headers = {"Retry-After": str(wait)} if wait is not None else {}
+    for name in ("WWW-Authenticate", "Allow"):
+        if name in response:
+            headers[name] = response[name]
+    return Response(body, status=response.status_code, headers=headers)
+
+
+def not_found(request, exception=None):
+    return JsonResponse(error_body(code="not_found", message="No such endpoint."), status=status.HTTP_404_NOT_FOUND)
+
+
+def server_error(request):
+    return JsonResponse(
+        error_body(code="internal_error", message="Internal error; it has been logged."),
+        status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+    )
+
+
+def bad_request(request, exception=None):
+    return JsonResponse(error_body(code="invalid_request", message="Bad request."), status=status.HTTP_400_BAD_REQUEST)

@@ -1,0 +1,27 @@
+"""Async generation (`"async": true` or `Prefer: respond-async`) on RQ.
+
+With REDIS_URL set, the request is queued on Redis and a worker
+(`manage.py rqworker default`, any number of them, on any host) runs it.
+Without Redis (a laptop), there is no job engine to hand it to: the request
+runs before the answer, which is still a 202 with its Location.
+"""
+from django.conf import settings
+
+from .models import GenerationRequest
+
+
+def run_request(request_id: str) -> None:
+    from .services import generator
+
+    row = GenerationRequest.objects.get(pk=request_id)
+    if row.status == GenerationRequest.Status.QUEUED:
+        generator.run(row)
+
+
+def enqueue(row: GenerationRequest) -> None:
+    if not settings.REDIS_URL:
+        run_request(str(row.id))
+        return
+    import django_rq
+
+    django_rq.get_queue("default").enqueue(run_request, str(row.id), job_id=f"generation-{row.id}")

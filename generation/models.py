@@ -1,0 +1,153 @@
+import uuid
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from rest_framework_api_key.models import AbstractAPIKey, BaseAPIKeyManager
+
+
+class GenerationSettings(models.Model):
+    """The one row of admin overrides. A blank field follows the environment.
+
+    Never `default=env(...)` here: a migration would freeze the value.
+    """
+
+    enabled = models.BooleanField(null=True, blank=True, help_text="Retries and fallbacks on or off.")
+    model = models.CharField(max_length=200, blank=True, help_text="Primary model, a LiteLLM model string.")
+    max_retries = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MaxValueValidator(10)], help_text="Retries per model after the first attempt (0-10)."
+    )
+    retry_delay = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.1), MaxValueValidator(60)],
+        help_text="Initial backoff in seconds (0.1-60); retry i waits at most delay * 2**i.",
+    )
+    fallback_models = models.CharField(
+        max_length=1000, blank=True, help_text="Comma-separated models tried in order after the primary."
+    )
+    max_wait = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(600)],
+        help_text="Most seconds one request may spend waiting between attempts (0-600).",
+    )
+    timeout = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(600)],
+        help_text="Timeout of one upstream call in seconds (1-600).",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "generation settings"
+        permissions = [("change_generation_settings", "Can change generation settings")]
+
+    def __str__(self) -> str:
+        return "Generation settings"
+
+    def save(self, *args, **kwargs) -> None:
+        self.pk = 1  # a singleton: every save writes the same row
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def load(cls) -> "GenerationSettings":
+        return cls.objects.filter(pk=1).first() or cls(pk=1)
+
+
+class ApiTokenManager(BaseAPIKeyManager):
+    def get_usable_keys(self):
+        return super().get_usable_keys().select_related("user")
+
+
+class ApiToken(AbstractAPIKey):
+    """A plugin's bearer token: stored as a SHA-512 hash, shown once, revocable."""
+
+    objects = ApiTokenManager()
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta(AbstractAPIKey.Meta):
+        verbose_name = "API token"
+        verbose_name_plural = "API tokens"
+
+
+class GenerationRequest(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="generation_requests")
+    token = models.ForeignKey(ApiToken, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    idempotency_key = models.CharField(max_length=200, blank=True)
+
+    prompt = models.TextField()
+    style = models.CharField(max_length=40)
+    size = models.PositiveSmallIntegerField()
+    options = models.JSONField(default=dict, blank=True, help_text="transparent, colors, seed, outline, max_wait")
+
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    model_requested = models.CharField(max_length=200, blank=True)
+    model_used = models.CharField(max_length=200, blank=True, db_index=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    retries = models.PositiveSmallIntegerField(default=0)
+    fallback_used = models.BooleanField(default=False)
+    wait_ms = models.PositiveIntegerField(default=0)
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    error_code = models.CharField(max_length=40, blank=True, db_index=True)
+    error_message = models.TextField(blank=True)
+    retry_after = models.PositiveIntegerField(null=True, blank=True)
+    image_png = models.BinaryField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["token", "idempotency_key"],
+                condition=~models.Q(idempotency_key=""),
+                name="unique_idempotency_key_per_token",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.id} {self.status}"
+
+
+class GenerationAttempt(models.Model):
+    class Outcome(models.TextChoices):
+        SUCCEEDED = "succeeded"
+        RATE_LIMITED = "rate_limited"
+        QUOTA_EXHAUSTED = "quota_exhausted"
+        SERVER_ERROR = "server_error"
+        TIMEOUT = "timeout"
+        CONNECTION_ERROR = "connection_error"
+        MALFORMED = "malformed"
+        MODEL_NOT_FOUND = "model_not_found"
+        AUTH_FAILED = "auth_failed"
+        CONTENT_POLICY = "content_policy"
+        BAD_REQUEST = "bad_request"
+
+    request = models.ForeignKey(GenerationRequest, on_delete=models.CASCADE, related_name="attempt_rows")
+    number = models.PositiveSmallIntegerField(help_text="1-based, across all models of the request")
+    started_at = models.DateTimeField()
+    model = models.CharField(max_length=200)
+    outcome = models.CharField(max_length=20, choices=Outcome.choices)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    error_code = models.CharField(max_length=60, blank=True)
+    duration_ms = models.PositiveIntegerField()
+    wait_before_ms = models.PositiveIntegerField(default=0)
+    hint_ms = models.PositiveIntegerField(null=True, blank=True, help_text="the upstream's rate-limit hint")
+
+    class Meta:
+        ordering = ["request", "number"]
+        constraints = [models.UniqueConstraint(fields=["request", "number"], name="unique_attempt_number")]
+
+    def __str__(self) -> str:
+        return f"#{self.number} {self.model} {self.outcome}"

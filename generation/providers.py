@@ -1,0 +1,146 @@
+"""The edge to image models: one LiteLLM call, classified.
+
+Every model, the built-in offline one included, goes through
+`litellm.image_generation`, so retries, errors and metrics take one path.
+LiteLLM's own retries (and the OpenAI SDK's under it) are off: every upstream
+call is ours to count and to wait for.
+"""
+import base64
+import functools
+import io
+import os
+from dataclasses import dataclass
+
+import httpx
+from django.conf import settings
+from PIL import Image
+
+from .models import GenerationAttempt
+
+Outcome = GenerationAttempt.Outcome
+
+OFFLINE_PROVIDER = "offline"
+
+
+@dataclass
+class ModelResult:
+    image: Image.Image
+    headers: httpx.Headers
+
+
+class UpstreamFailure(Exception):
+    def __init__(self, outcome: str, *, message: str, http_status: int | None = None, code: str | None = None,
+                 headers: httpx.Headers | None = None):
+        super().__init__(message)
+        self.outcome = outcome
+        self.message = message
+        self.http_status = http_status
+        self.code = code or ""
+        self.headers = headers or httpx.Headers()
+
+
+@functools.cache
+def load_litellm():
+    """Import and configure LiteLLM once per process (the import takes seconds)."""
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    os.environ.setdefault("LITELLM_TELEMETRY", "False")
+    import litellm
+
+    from .offline import OfflineSpriteModel
+
+    litellm.telemetry = False
+    litellm.suppress_debug_info = True
+    litellm.set_verbose = False
+    litellm.num_retries = 0
+    litellm.drop_params = True
+    litellm.custom_provider_map = [{"provider": OFFLINE_PROVIDER, "custom_handler": OfflineSpriteModel()}]
+    litellm.utils.custom_llm_setup()
+    return litellm
+
+
+def _error_code(exc: Exception) -> str:
+    response = getattr(exc, "response", None)
+    try:
+        error = response.json().get("error") or {}
+        return str(error.get("code") or error.get("type") or "")
+    except Exception:  # no response, not JSON, not OpenAI's shape
+        return str(getattr(exc, "code", "") or "")
+
+
+def classify(exc: Exception) -> UpstreamFailure:
+    """Map a LiteLLM exception to an outcome, by type and the provider's error code."""
+    litellm = load_litellm()
+    code = _error_code(exc)
+    status = getattr(exc, "status_code", None)
+    headers = getattr(exc, "litellm_response_headers", None) or getattr(getattr(exc, "response", None), "headers", None)
+    message = str(getattr(exc, "message", exc))[:500]
+
+    if isinstance(exc, litellm.Timeout):
+        outcome = Outcome.TIMEOUT
+    elif isinstance(exc, litellm.RateLimitError):
+        outcome = Outcome.QUOTA_EXHAUSTED if code == "insufficient_quota" else Outcome.RATE_LIMITED
+    elif isinstance(exc, litellm.ContentPolicyViolationError) or code == "content_policy_violation":
+        outcome = Outcome.CONTENT_POLICY
+    elif isinstance(exc, litellm.NotFoundError) or code == "model_not_found":
+        outcome = Outcome.MODEL_NOT_FOUND
+    elif isinstance(exc, (litellm.AuthenticationError, litellm.PermissionDeniedError)):
+        outcome = Outcome.AUTH_FAILED
+    elif isinstance(exc, litellm.APIConnectionError) or "connection error" in message.lower():
+        outcome = Outcome.CONNECTION_ERROR
+    elif isinstance(exc, litellm.BadRequestError):
+        outcome = Outcome.BAD_REQUEST
+    elif isinstance(exc, (litellm.InternalServerError, litellm.ServiceUnavailableError, litellm.APIError)):
+        outcome = Outcome.SERVER_ERROR
+    else:
+        outcome = Outcome.SERVER_ERROR
+    return UpstreamFailure(outcome, message=message, http_status=status, code=code,
+                           headers=httpx.Headers(headers or {}))
+
+
+def is_offline(model: str) -> bool:
+    return model.startswith(f"{OFFLINE_PROVIDER}/")
+
+
+def image_params(model: str, *, size: int, seed: int | None, transparent: bool, style_params: dict) -> dict:
+    """What to ask each kind of model for. Only the offline model draws at the
+    requested size and honours a seed; remote models draw large and the
+    sprite pipeline brings the picture down to the grid."""
+    if is_offline(model):
+        return {"size": f"{size}x{size}", "seed": seed}
+    if "gpt-image" in model:
+        return {**style_params, **({"background": "transparent"} if transparent else {})}
+    return {"size": style_params.get("size", "1024x1024")}
+
+
+def model_params(model: str, base: dict) -> dict:
+    """Provider-specific parameters: the OpenAI base URL and key for openai/ models."""
+    params = dict(base)
+    if model.startswith("openai/") or "/" not in model:
+        if settings.OPENAI_BASE_URL:
+            params["api_base"] = settings.OPENAI_BASE_URL
+        if settings.OPENAI_API_KEY:
+            params["api_key"] = settings.OPENAI_API_KEY
+    return params
+
+
+def call_model(*, model: str, prompt: str, params: dict, timeout: float) -> ModelResult:
+    """One upstream call. Raises UpstreamFailure, classified."""
+    litellm = load_litellm()
+    try:
+        response = litellm.image_generation(
+            model=model, prompt=prompt, timeout=timeout, max_retries=0, **model_params(model, params)
+        )
+    except Exception as exc:  # LiteLLM maps every provider error to its own types
+        raise classify(exc) from exc
+    headers = httpx.Headers((response._hidden_params or {}).get("additional_headers") or {})
+    data = response.data or []
+    b64 = getattr(data[0], "b64_json", None) if data else None
+    if not b64:
+        raise UpstreamFailure(Outcome.MALFORMED, message="the model returned no image", http_status=200, headers=headers)
+    try:
+        image = Image.open(io.BytesIO(base64.b64decode(b64)))
+        image.load()
+    except Exception as exc:  # not base64, not an image
+        raise UpstreamFailure(Outcome.MALFORMED, message=f"the model returned an unreadable image: {exc}",
+                              http_status=200, headers=headers) from exc
+    return ModelResult(image=image, headers=headers)

@@ -1,0 +1,84 @@
+import base64
+
+from rest_framework import serializers
+
+from .models import GenerationRequest
+from .styles import DEFAULT_STYLE, STYLES
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """JSON true/false only: "yes" or 1 from a plugin is a bug worth a 400."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
+class StrictIntegerField(serializers.IntegerField):
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class GenerateSerializer(serializers.Serializer):
+    prompt = serializers.CharField(min_length=1, max_length=1000, trim_whitespace=True)
+    style = serializers.CharField(required=False, default=DEFAULT_STYLE)
+    size = StrictIntegerField(required=False, default=64, min_value=8, max_value=256)
+    transparent = StrictBooleanField(required=False)
+    colors = StrictIntegerField(required=False, min_value=2, max_value=64)
+    seed = StrictIntegerField(required=False, min_value=-(2**63), max_value=2**63 - 1)
+    outline = StrictBooleanField(required=False)
+    max_wait = serializers.FloatField(required=False, min_value=0, max_value=600)
+    # `async` is a Python keyword; the JSON field keeps the contract's name.
+    run_async = StrictBooleanField(required=False, default=False)
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["async"] = fields.pop("run_async")
+        return fields
+
+    def validate_style(self, value: str) -> str:
+        if value not in STYLES:
+            raise serializers.ValidationError(f"unknown style {value!r}; valid styles: {', '.join(STYLES)}")
+        return value
+
+    def validate_max_wait(self, value: float) -> float:
+        if value != value or value in (float("inf"), float("-inf")):
+            raise serializers.ValidationError("must be a finite number")
+        return value
+
+    def validate(self, attrs: dict) -> dict:
+        style = STYLES[attrs["style"]]
+        attrs.setdefault("transparent", style.transparent)
+        attrs.setdefault("colors", style.colors)
+        attrs.setdefault("outline", style.outline)
+        return attrs
+
+
+class GenerationSerializer(serializers.ModelSerializer):
+    model = serializers.CharField(source="model_used")
+    seed = serializers.SerializerMethodField()
+    error = serializers.SerializerMethodField()
+    images = serializers.SerializerMethodField()
+
+    class Meta:
+        model = GenerationRequest
+        fields = [
+            "id", "status", "created_at", "finished_at", "prompt", "style", "size", "seed", "model",
+            "model_requested", "attempts", "retries", "fallback_used", "wait_ms", "latency_ms", "error", "images",
+        ]
+
+    def get_seed(self, obj: GenerationRequest):
+        return obj.options.get("seed")
+
+    def get_error(self, obj: GenerationRequest):
+        if not obj.error_code:
+            return None
+        return {"code": obj.error_code, "message": obj.error_message}
+
+    def get_images(self, obj: GenerationRequest) -> list:
+        if not obj.image_png:
+            return []
+        return [{"b64_png": base64.b64encode(bytes(obj.image_png)).decode("ascii"), "width": obj.size, "height": obj.size}]

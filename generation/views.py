@@ -1,0 +1,79 @@
+from django.db import connection
+from django.db.utils import DatabaseError
+from django.http import JsonResponse
+from rest_framework import permissions, status
+from rest_framework.exceptions import NotFound
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from . import jobs, services, stats
+from .errors import GenerationError
+from .models import GenerationRequest
+from .serializers import GenerateSerializer, GenerationSerializer
+from .styles import DEFAULT_STYLE, STYLES
+
+Status = GenerationRequest.Status
+
+
+def _respond(row: GenerationRequest, *, accepted: bool = False) -> Response:
+    """A finished request as 200 or its error; an unfinished one as 202 + Location."""
+    location = f"/v1/generations/{row.id}"
+    if row.status in (Status.QUEUED, Status.RUNNING):
+        return Response(GenerationSerializer(row).data, status=status.HTTP_202_ACCEPTED, headers={"Location": location})
+    if row.status == Status.FAILED:
+        raise GenerationError(status_code=services.STATUS_OF.get(row.error_code, 502), code=row.error_code,
+                              message=row.error_message, request_id=row.id, wait=row.retry_after)
+    return Response(GenerationSerializer(row).data, headers={"Location": location})
+
+
+class GenerateView(APIView):
+    def post(self, request):
+        serializer = GenerateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        run_async = data.pop("async") or "respond-async" in request.headers.get("Prefer", "")
+        spec = services.SpriteSpec(**data)
+        key = request.headers.get("Idempotency-Key", "")[:200]
+        row, created = services.create_request(
+            token=request.auth, spec=spec, idempotency_key=key,
+            status=Status.QUEUED if run_async else Status.RUNNING,
+        )
+        if created and run_async:
+            jobs.enqueue(row)
+            row.refresh_from_db()
+        elif created:
+            services.generator.run(row)
+        return _respond(row)
+
+
+class GenerationDetailView(APIView):
+    def get(self, request, pk):
+        row = GenerationRequest.objects.filter(pk=pk, user=request.user).first()
+        if row is None:
+            raise NotFound("No such generation.")
+        return Response(GenerationSerializer(row).data)
+
+
+class StylesView(APIView):
+    permission_classes = [permissions.AllowAny]
+    authentication_classes = []
+    throttle_classes = []
+
+    def get(self, request):
+        return Response({"default": DEFAULT_STYLE, "styles": [s.public() for s in STYLES.values()]})
+
+
+class MetricsView(APIView):
+    permission_classes = [permissions.IsAdminUser]
+
+    def get(self, request):
+        return Response(stats.totals(GenerationRequest.objects.all()))
+
+
+def healthz(request):
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except DatabaseError:
+        return JsonResponse({"status": "unavailable", "database": "down"}, status=503)
+    return JsonResponse({"status": "ok", "database": "ok"})

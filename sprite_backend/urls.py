@@ -1,0 +1,17 @@
+from django.contrib import admin
+from django.urls import path
+
+from generation import views
+
+urlpatterns = [
+    path("v1/generate", views.GenerateView.as_view()),
+    path("v1/generations/<uuid:pk>", views.GenerationDetailView.as_view()),
+    path("v1/styles", views.StylesView.as_view()),
+    path("v1/metrics", views.MetricsView.as_view()),
+    path("healthz", views.healthz),
+    path("admin/", admin.site.urls),
+]
+
+handler400 = "generation.errors.bad_request"
+handler404 = "generation.errors.not_found"
+handler500 = "generation.errors.server_error"
