@@ -67,11 +67,13 @@ def exception_handler(exc, context):
         request_id = None
     message = "; ".join(_flatten(exc.detail)) if isinstance(exc, exceptions.ValidationError) else str(exc.detail)
     body = error_body(code=code, message=message, retry_after=wait, request_id=request_id)
+    # A body that is not JSON is, to this API, malformed JSON: 400 like the rest.
+    status_code = 400 if isinstance(exc, exceptions.UnsupportedMediaType) else response.status_code
     headers = {"Retry-After": str(wait)} if wait is not None else {}
     for name in ("WWW-Authenticate", "Allow"):
         if name in response:
             headers[name] = response[name]
-    return Response(body, status=response.status_code, headers=headers)
+    return Response(body, status=status_code, headers=headers)
 
 
 def not_found(request, exception=None):

@@ -10,8 +10,6 @@ import time
 from litellm import CustomLLM
 from litellm.types.utils import ImageObject, ImageResponse
 
-from .procedural import draw_sprite
-from .sprites import png_bytes
 
 DEFAULT_SIZE = 64
 
@@ -27,6 +25,9 @@ def _size(value) -> int:
 class OfflineSpriteModel(CustomLLM):
     def image_generation(self, model, prompt, api_key, api_base, model_response, optional_params, logging_obj,
                          timeout=None, client=None) -> ImageResponse:
+        from .procedural import draw_sprite  # the art, loaded on the first offline call
+        from .sprites import png_bytes
+
         seed = optional_params.get("seed")
         size = _size(optional_params.get("size", DEFAULT_SIZE))
         image = draw_sprite(prompt, size=min(max(size, 8), 1024), seed=seed)

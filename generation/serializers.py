@@ -22,9 +22,16 @@ class StrictIntegerField(serializers.IntegerField):
         return super().to_internal_value(data)
 
 
+class StrictCharField(serializers.CharField):
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class GenerateSerializer(serializers.Serializer):
-    prompt = serializers.CharField(min_length=1, max_length=1000, trim_whitespace=True)
-    style = serializers.CharField(required=False, default=DEFAULT_STYLE)
+    prompt = StrictCharField(min_length=1, max_length=1000, trim_whitespace=True)
+    style = StrictCharField(required=False, default=DEFAULT_STYLE)
     size = StrictIntegerField(required=False, default=64, min_value=8, max_value=256)
     transparent = StrictBooleanField(required=False)
     colors = StrictIntegerField(required=False, min_value=2, max_value=64)

@@ -16,9 +16,9 @@ Status = GenerationRequest.Status
 
 
 def _respond(row: GenerationRequest, *, accepted: bool = False) -> Response:
-    """A finished request as 200 or its error; an unfinished one as 202 + Location."""
+    """A finished request as 200 or its error; an unfinished (or async) one as 202 + Location."""
     location = f"/v1/generations/{row.id}"
-    if row.status in (Status.QUEUED, Status.RUNNING):
+    if accepted or row.status in (Status.QUEUED, Status.RUNNING):
         return Response(GenerationSerializer(row).data, status=status.HTTP_202_ACCEPTED, headers={"Location": location})
     if row.status == Status.FAILED:
         raise GenerationError(status_code=services.STATUS_OF.get(row.error_code, 502), code=row.error_code,
@@ -43,7 +43,7 @@ class GenerateView(APIView):
             row.refresh_from_db()
         elif created:
             services.generator.run(row)
-        return _respond(row)
+        return _respond(row, accepted=run_async)
 
 
 class GenerationDetailView(APIView):

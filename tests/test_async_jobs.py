@@ -1,0 +1,47 @@
+"""Async generations on RQ and Redis: queued at once, run by a worker, read back by id."""
+import os
+
+import pytest
+
+from generation.models import GenerationRequest
+
+pytestmark = [
+    # Jobs are enqueued on commit (django-rq), so this test needs real commits.
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs REDIS_URL (CI sets it; .ci/run runs this)"),
+]
+
+
+@pytest.fixture
+def queue(settings):
+    import django_rq
+
+    settings.REDIS_URL = os.environ["REDIS_URL"]
+    queue = django_rq.get_queue("default")
+    queue.empty()
+    yield queue
+    queue.empty()
+
+
+def work_off_the_queue() -> None:
+    import django_rq
+    from rq.worker import SimpleWorker
+
+    # SimpleWorker runs jobs in this process, so it shares the test's database transaction.
+    django_rq.get_worker("default", worker_class=SimpleWorker).work(burst=True)
+
+
+def test_it_queues_an_async_request_and_a_worker_completes_it(api, queue):
+    response = api.post("/v1/generate", {"prompt": "purple mushroom", "size": 32, "async": True}, format="json")
+
+    assert response.status_code == 202
+    assert response.json()["status"] == "queued"
+    assert len(queue) == 1
+    location = response["Location"]
+
+    work_off_the_queue()
+
+    done = api.get(location).json()
+    assert done["status"] == "succeeded"
+    assert done["images"][0]["width"] == 32 and done["images"][0]["b64_png"]
+    assert GenerationRequest.objects.count() == 1
