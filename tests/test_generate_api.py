@@ -169,3 +169,23 @@ def test_it_rejects_a_json_body_that_is_not_an_object_naming_it(api):
 
     assert response.status_code == 400
     assert "dictionary" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(("style", "colors", "outline"), [("pixel", 4, False), ("retro", 8, True), ("detailed", 2, True)])
+def test_it_returns_sprites_with_transparent_corners_and_at_most_the_colours_asked(api, style, colors, outline):
+    body = api.post("/v1/generate", {"prompt": "purple mushroom", "size": 40, "style": style, "colors": colors,
+                                     "outline": outline}, format="json").json()
+
+    image = png_of(body).convert("RGBA")
+    assert image.size == (40, 40)
+    corners = [(0, 0), (39, 0), (0, 39), (39, 39)]
+    assert all(image.getpixel(xy)[3] == 0 for xy in corners)
+    opaque = {px[:3] for px in image.get_flattened_data() if px[3] == 255}
+    assert 2 <= len(opaque) <= colors
+
+
+def test_an_opaque_sprite_keeps_its_background(api):
+    body = api.post("/v1/generate", {"prompt": "golden sword", "size": 32, "transparent": False}, format="json").json()
+
+    image = png_of(body).convert("RGBA")
+    assert all(px[3] == 255 for px in image.get_flattened_data())
