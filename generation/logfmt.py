@@ -11,7 +11,8 @@ class EventFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
-        fields = " ".join(f"{k}={v}" for k, v in vars(record).items() if k not in _STANDARD)
+        # `event` repeats the message; the rest came in through `extra=`.
+        fields = " ".join(f"{k}={v}" for k, v in vars(record).items() if k not in _STANDARD and k != "event")
         return f"{line} {fields}" if fields else line
 
 
