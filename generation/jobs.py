@@ -5,9 +5,14 @@ With REDIS_URL set, the request is queued on Redis and a worker
 Without Redis (a laptop), there is no job engine to hand it to: the request
 runs before the answer, which is still a 202 with its Location.
 """
+import logging
+
 from django.conf import settings
+from redis.exceptions import RedisError
 
 from .models import GenerationRequest
+
+logger = logging.getLogger("generation")
 
 
 def run_request(request_id: str) -> None:
@@ -24,4 +29,9 @@ def enqueue(row: GenerationRequest) -> None:
         return
     import django_rq
 
-    django_rq.get_queue("default").enqueue(run_request, str(row.id), job_id=f"generation-{row.id}")
+    try:
+        django_rq.get_queue("default").enqueue(run_request, str(row.id), job_id=f"generation-{row.id}")
+    except RedisError:
+        # The client's request must not be lost because the queue is down: serve it here.
+        logger.error("queue_unavailable", extra={"event": "queue_unavailable", "request_id": str(row.id)})
+        run_request(str(row.id))

@@ -5,11 +5,9 @@ import pytest
 
 from generation.models import GenerationRequest
 
-pytestmark = [
-    # Jobs are enqueued on commit (django-rq), so this test needs real commits.
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs REDIS_URL (CI sets it; .ci/run runs this)"),
-]
+# Jobs are enqueued on commit (django-rq), so these tests need real commits.
+pytestmark = pytest.mark.django_db(transaction=True)
+needs_redis = pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs REDIS_URL (CI sets it; .ci/run runs this)")
 
 
 @pytest.fixture
@@ -31,6 +29,7 @@ def work_off_the_queue() -> None:
     django_rq.get_worker("default", worker_class=SimpleWorker).work(burst=True)
 
 
+@needs_redis
 def test_it_queues_an_async_request_and_a_worker_completes_it(api, queue):
     response = api.post("/v1/generate", {"prompt": "purple mushroom", "size": 32, "async": True}, format="json")
 
@@ -45,3 +44,20 @@ def test_it_queues_an_async_request_and_a_worker_completes_it(api, queue):
     assert done["status"] == "succeeded"
     assert done["images"][0]["width"] == 32 and done["images"][0]["b64_png"]
     assert GenerationRequest.objects.count() == 1
+
+
+def test_it_serves_an_async_request_itself_when_redis_is_down(api, settings, monkeypatch, caplog):
+    import django_rq
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    def refuse(*args, **kwargs):
+        raise RedisConnectionError("Connection refused")
+
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    monkeypatch.setattr(django_rq, "get_queue", refuse)
+
+    response = api.post("/v1/generate", {"prompt": "coin", "async": True}, format="json")
+
+    assert response.status_code == 202
+    assert api.get(response["Location"]).json()["status"] == "succeeded"
+    assert "queue_unavailable" in [getattr(r, "event", "") for r in caplog.records]
