@@ -35,26 +35,36 @@ def staff_api(db) -> APIClient:
     return client
 
 
+class Timeline:
+    """A fake clock that moves only when the generator sleeps."""
+
+    def __init__(self):
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
 @pytest.fixture
-def upstream(settings):
-    """A real OpenAI-compatible server on 127.0.0.1 that LiteLLM calls through OPENAI_BASE_URL."""
-    with FakeOpenAI() as server:
+def timeline(monkeypatch) -> Timeline:
+    """The generator's sleep records its delays and moves the fake clock instead of waiting."""
+    line = Timeline()
+    monkeypatch.setattr(generator, "sleep", line.sleep)
+    return line
+
+
+@pytest.fixture
+def upstream(settings, timeline):
+    """A real OpenAI-compatible server on 127.0.0.1, on the fake timeline, that LiteLLM calls
+    through OPENAI_BASE_URL: a 60 s Retry-After is waited out in no time."""
+    with FakeOpenAI(clock=timeline.clock) as server:
         settings.OPENAI_BASE_URL = server.base_url
         yield server
-
-
-class RecordedSleeps(list):
-    @property
-    def total(self) -> float:
-        return sum(self)
-
-
-@pytest.fixture
-def sleeps(monkeypatch) -> RecordedSleeps:
-    """Replace the generator's sleep: record the delays instead of waiting them out."""
-    recorded = RecordedSleeps()
-    monkeypatch.setattr(generator, "sleep", recorded.append)
-    return recorded
 
 
 @pytest.fixture

@@ -1,8 +1,8 @@
-"""Generation that survives rate limits, against a real local OpenAI-compatible server.
+"""Generation that survives rate limits, against a real local OpenAI-compatible upstream.
 
 LiteLLM calls `tests.upstream.FakeOpenAI` over HTTP for real. The generator's
 sleep is replaced by a fake timeline that also drives the server's clock, so a
-60 s Retry-After is honoured in no time.
+60 s Retry-After is honoured in no time (fixtures in conftest.py).
 """
 import time
 
@@ -16,35 +16,6 @@ from tests.upstream import FakeOpenAI
 pytestmark = pytest.mark.django_db
 
 PRIMARY, FALLBACK, OFFLINE = "openai/gpt-image-2", "openai/gpt-image-1.5", "offline/pixel-sprite"
-
-
-class Timeline:
-    """A fake clock that moves only when the generator sleeps."""
-
-    def __init__(self):
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
-@pytest.fixture
-def timeline(monkeypatch) -> Timeline:
-    line = Timeline()
-    monkeypatch.setattr(generator, "sleep", line.sleep)
-    return line
-
-
-@pytest.fixture
-def server(settings, timeline):
-    with FakeOpenAI(clock=timeline.clock) as fake:
-        settings.OPENAI_BASE_URL = fake.base_url
-        yield fake
 
 
 @pytest.fixture
@@ -72,9 +43,9 @@ def outcomes() -> list[tuple[str, str]]:
     return list(GenerationAttempt.objects.order_by("number").values_list("model", "outcome"))
 
 
-def test_it_waits_out_a_rate_limit_for_at_least_the_hint_and_succeeds(api, server, timeline, setup, caplog):
+def test_it_waits_out_a_rate_limit_for_at_least_the_hint_and_succeeds(api, upstream, timeline, setup, caplog):
     setup()
-    server.limit, server.window = 1, 20.0
+    upstream.limit, upstream.window = 1, 20.0
     assert generate(api).status_code == 200  # uses the window's only request
     caplog.clear()
 
@@ -83,7 +54,7 @@ def test_it_waits_out_a_rate_limit_for_at_least_the_hint_and_succeeds(api, serve
     assert response.status_code == 200, response.json()
     body = response.json()
     assert (body["attempts"], body["retries"], body["fallback_used"]) == (2, 1, False)
-    assert len(server.calls) == 3
+    assert len(upstream.calls) == 3
     assert timeline.sleeps[0] >= 20.0  # the Retry-After hint, not the 1 s backoff
     first, second = GenerationAttempt.objects.filter(request_id=body["id"]).order_by("number")
     assert (first.outcome, first.http_status, first.hint_ms) == ("rate_limited", 429, 20000)
@@ -94,9 +65,9 @@ def test_it_waits_out_a_rate_limit_for_at_least_the_hint_and_succeeds(api, serve
     assert retrying["attempt"] == 1 and float(retrying["delay"]) >= 20.0
 
 
-def test_it_answers_429_with_retry_after_when_rate_limits_outlast_the_retries(api, server, timeline, setup, caplog):
+def test_it_answers_429_with_retry_after_when_rate_limits_outlast_the_retries(api, upstream, timeline, setup, caplog):
     setup(max_retries=3)
-    server.limit, server.window = 0, 2.0
+    upstream.limit, upstream.window = 0, 2.0
 
     response = generate(api)
 
@@ -104,7 +75,7 @@ def test_it_answers_429_with_retry_after_when_rate_limits_outlast_the_retries(ap
     error = response.json()["error"]
     assert error["code"] == "rate_limit_exceeded"
     assert int(response["Retry-After"]) == error["retry_after"] == 2
-    assert len(server.calls) == 4
+    assert len(upstream.calls) == 4
     assert len(timeline.sleeps) == 3
     row = GenerationRequest.objects.get()
     assert (row.status, row.error_code, row.attempts, row.retries) == ("failed", "rate_limit_exceeded", 4, 3)
@@ -112,21 +83,21 @@ def test_it_answers_429_with_retry_after_when_rate_limits_outlast_the_retries(ap
     assert names(caplog) == ["rate_limited_retrying"] * 3 + ["rate_limit_exceeded", "generation_failed"]
 
 
-def test_it_does_not_sleep_past_the_budget(api, server, timeline, setup):
+def test_it_does_not_sleep_past_the_budget(api, upstream, timeline, setup):
     setup(max_wait=30.0)
-    server.limit, server.window = 0, 60.0
+    upstream.limit, upstream.window = 0, 60.0
 
     response = generate(api)
 
     assert response.status_code == 429
     assert timeline.sleeps == []
-    assert len(server.calls) == 1
+    assert len(upstream.calls) == 1
     assert int(response["Retry-After"]) == 60
 
 
-def test_a_request_can_shorten_the_budget_but_not_lengthen_it(api, server, timeline, setup):
+def test_a_request_can_shorten_the_budget_but_not_lengthen_it(api, upstream, timeline, setup):
     setup(max_wait=30.0)
-    server.limit, server.window = 0, 20.0
+    upstream.limit, upstream.window = 0, 20.0
 
     assert generate(api, max_wait=5).status_code == 429
     assert timeline.sleeps == []
@@ -134,9 +105,9 @@ def test_a_request_can_shorten_the_budget_but_not_lengthen_it(api, server, timel
     assert sum(timeline.sleeps) <= 30.0
 
 
-def test_it_moves_to_the_fallback_when_the_wait_would_cross_the_budget(api, server, timeline, setup, caplog):
+def test_it_moves_to_the_fallback_when_the_wait_would_cross_the_budget(api, upstream, timeline, setup, caplog):
     setup(max_wait=10.0, fallback_models=OFFLINE)
-    server.limit, server.window = 0, 60.0
+    upstream.limit, upstream.window = 0, 60.0
 
     response = generate(api)
 
@@ -149,59 +120,59 @@ def test_it_moves_to_the_fallback_when_the_wait_would_cross_the_budget(api, serv
     assert events(caplog)[0][1]["reason"] == "rate_limited"
 
 
-def test_insufficient_quota_is_never_retried(api, server, timeline, setup, caplog):
+def test_insufficient_quota_is_never_retried(api, upstream, timeline, setup, caplog):
     setup(fallback_models=FALLBACK)
-    server.insufficient_quota = {"gpt-image-2", "gpt-image-1.5"}
+    upstream.insufficient_quota = {"gpt-image-2", "gpt-image-1.5"}
 
     response = generate(api)
 
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "upstream_unavailable"
-    assert [c.model for c in server.calls] == ["gpt-image-2", "gpt-image-1.5"]
+    assert [c.model for c in upstream.calls] == ["gpt-image-2", "gpt-image-1.5"]
     assert timeline.sleeps == []
     assert outcomes() == [(PRIMARY, "quota_exhausted"), (FALLBACK, "quota_exhausted")]
     assert names(caplog) == ["fallback_used", "generation_failed"]
 
 
-def test_insufficient_quota_goes_straight_to_the_next_model(api, server, timeline, setup):
+def test_insufficient_quota_goes_straight_to_the_next_model(api, upstream, timeline, setup):
     setup(fallback_models=FALLBACK)
-    server.insufficient_quota = {"gpt-image-2"}
+    upstream.insufficient_quota = {"gpt-image-2"}
 
     body = generate(api).json()
 
     assert (body["status"], body["model"], body["fallback_used"]) == ("succeeded", FALLBACK, True)
-    assert [c.model for c in server.calls] == ["gpt-image-2", "gpt-image-1.5"]
+    assert [c.model for c in upstream.calls] == ["gpt-image-2", "gpt-image-1.5"]
 
 
-def test_a_server_error_is_retried_until_it_passes(api, server, timeline, setup, caplog):
+def test_a_server_error_is_retried_until_it_passes(api, upstream, timeline, setup, caplog):
     setup(max_retries=3)
-    server.fail_first = 2
+    upstream.fail_first = 2
 
     response = generate(api)
 
     assert response.status_code == 200
     assert (response.json()["attempts"], response.json()["retries"]) == (3, 2)
-    assert len(server.calls) == 3
+    assert len(upstream.calls) == 3
     assert outcomes() == [(PRIMARY, "server_error")] * 2 + [(PRIMARY, "succeeded")]
     assert all(0 <= delay < 1.0 * 2**i for i, delay in enumerate(timeline.sleeps))
     assert names(caplog) == ["upstream_failed_retrying"] * 2 + ["generation_succeeded"]
 
 
 @pytest.mark.parametrize("status", [500, 503])
-def test_server_errors_that_outlast_the_retries_answer_502(api, server, timeline, setup, status):
+def test_server_errors_that_outlast_the_retries_answer_502(api, upstream, timeline, setup, status):
     setup(max_retries=2)
-    server.error_rate, server.error_status = 1.0, status
+    upstream.error_rate, upstream.error_status = 1.0, status
 
     response = generate(api)
 
     assert response.status_code == 502
     assert response.json()["error"]["code"] == "upstream_error"
-    assert len(server.calls) == 3
+    assert len(upstream.calls) == 3
 
 
-def test_an_empty_answer_is_a_failure_and_retried(api, server, timeline, setup):
+def test_an_empty_answer_is_a_failure_and_retried(api, upstream, timeline, setup):
     setup(max_retries=1)
-    server.empty_data = True
+    upstream.empty_data = True
 
     response = generate(api)
 
@@ -209,15 +180,15 @@ def test_an_empty_answer_is_a_failure_and_retried(api, server, timeline, setup):
     assert outcomes() == [(PRIMARY, "malformed")] * 2
 
 
-def test_a_timeout_is_retried_then_answers_504(api, server, timeline, setup):
+def test_a_timeout_is_retried_then_answers_504(api, upstream, timeline, setup):
     setup(max_retries=1, timeout=1.0)
-    server.latency = 1.5
+    upstream.latency = 1.5
 
     response = generate(api)
 
     assert response.status_code == 504
     assert response.json()["error"]["code"] == "upstream_timeout"
-    assert len(server.calls) == 2
+    assert len(upstream.calls) == 2
     assert outcomes() == [(PRIMARY, "timeout")] * 2
 
 
@@ -232,98 +203,98 @@ def test_a_connection_error_is_retried_then_answers_502(api, settings, timeline,
     assert len(timeline.sleeps) == 1
 
 
-def test_a_retired_model_goes_to_the_next_model_without_retrying(api, server, timeline, setup, caplog):
+def test_a_retired_model_goes_to_the_next_model_without_retrying(api, upstream, timeline, setup, caplog):
     setup(model="openai/gpt-image-1", fallback_models=PRIMARY)
-    server.not_found = {"gpt-image-1"}
+    upstream.not_found = {"gpt-image-1"}
 
     response = generate(api)
 
     assert response.status_code == 200
     assert response.json()["model"] == PRIMARY
-    assert [c.model for c in server.calls] == ["gpt-image-1", "gpt-image-2"]
+    assert [c.model for c in upstream.calls] == ["gpt-image-1", "gpt-image-2"]
     assert outcomes()[0] == ("openai/gpt-image-1", "model_not_found")
     assert timeline.sleeps == []
 
 
-def test_rejected_credentials_are_not_retried(api, server, timeline, setup):
+def test_rejected_credentials_are_not_retried(api, upstream, timeline, setup):
     setup()
-    server.unauthorized = {"gpt-image-2"}
+    upstream.unauthorized = {"gpt-image-2"}
 
     response = generate(api)
 
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "upstream_unavailable"
-    assert len(server.calls) == 1
+    assert len(upstream.calls) == 1
     assert outcomes() == [(PRIMARY, "auth_failed")]
 
 
-def test_a_content_policy_refusal_stops_at_once_without_fallback(api, server, timeline, setup, caplog):
+def test_a_content_policy_refusal_stops_at_once_without_fallback(api, upstream, timeline, setup, caplog):
     setup(fallback_models=OFFLINE)
-    server.policy_word = "gore"
+    upstream.policy_word = "gore"
 
     response = generate(api, prompt="a gore monster")
 
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "content_policy_violation"
-    assert len(server.calls) == 1
+    assert len(upstream.calls) == 1
     assert outcomes() == [(PRIMARY, "content_policy")]
     assert names(caplog) == ["generation_failed"]
 
 
-def test_another_400_stops_and_is_logged_loudly(api, server, timeline, setup, caplog):
+def test_another_400_stops_and_is_logged_loudly(api, upstream, timeline, setup, caplog):
     setup(fallback_models=OFFLINE)
-    server.bad_request_word = "weird"
+    upstream.bad_request_word = "weird"
 
     response = generate(api, prompt="a weird thing")
 
     assert response.status_code == 502
     assert response.json()["error"]["code"] == "upstream_error"
-    assert len(server.calls) == 1
+    assert len(upstream.calls) == 1
     loud = [r for r in caplog.records if getattr(r, "event", "") == "upstream_rejected_request"]
     assert loud and loud[0].levelname == "ERROR" and loud[0].error_code == "invalid_value"
 
 
-def test_disabled_means_one_attempt_on_the_primary_only(api, server, timeline, setup):
+def test_disabled_means_one_attempt_on_the_primary_only(api, upstream, timeline, setup):
     setup(enabled=False, fallback_models=OFFLINE)
-    server.limit, server.window = 0, 2.0
+    upstream.limit, upstream.window = 0, 2.0
 
     response = generate(api)
 
     assert response.status_code == 429
-    assert len(server.calls) == 1
+    assert len(upstream.calls) == 1
     assert outcomes() == [(PRIMARY, "rate_limited")]
     assert GenerationRequest.objects.get().fallback_used is False
 
 
 @pytest.mark.parametrize(("max_retries", "retry_delay", "worst"), [(3, 1.0, 7.0), (5, 2.0, 62.0), (7, 3.0, 381.0)])
-def test_the_seed_tiers_wait_at_most_their_worst_case(api, server, timeline, setup, monkeypatch,
+def test_the_seed_tiers_wait_at_most_their_worst_case(api, upstream, timeline, setup, monkeypatch,
                                                       max_retries, retry_delay, worst):
     setup(max_retries=max_retries, retry_delay=retry_delay, max_wait=600.0)
     monkeypatch.setattr(generator, "rand", lambda: 0.999999)  # jitter at its longest
-    server.limit, server.retry_after, server.ratelimit_headers = 0, False, False  # no hint: pure backoff
+    upstream.limit, upstream.retry_after, upstream.ratelimit_headers = 0, False, False  # no hint: pure backoff
 
     response = generate(api)
 
     assert response.status_code == 429
-    assert len(server.calls) == max_retries + 1
+    assert len(upstream.calls) == max_retries + 1
     assert sum(timeline.sleeps) == pytest.approx(worst, rel=1e-4)
     assert sum(timeline.sleeps) < worst
 
 
-def test_the_offline_model_never_sends_a_request_upstream(api, server, timeline, setup):
+def test_the_offline_model_never_sends_a_request_upstream(api, upstream, timeline, setup):
     setup(model=OFFLINE)
 
     assert generate(api).status_code == 200
-    assert server.calls == []
+    assert upstream.calls == []
 
 
-def test_every_valid_request_leaves_exactly_one_row_whatever_the_outcome(api, server, timeline, setup):
+def test_every_valid_request_leaves_exactly_one_row_whatever_the_outcome(api, upstream, timeline, setup):
     setup(max_retries=0)
-    server.policy_word = "gore"
+    upstream.policy_word = "gore"
     statuses = [generate(api).status_code]
-    server.limit = 0
+    upstream.limit = 0
     statuses.append(generate(api).status_code)
-    server.limit, server.error_rate = None, 1.0
+    upstream.limit, upstream.error_rate = None, 1.0
     statuses.append(generate(api).status_code)
     setup(max_retries=0, model=OFFLINE)
     statuses.append(generate(api, prompt="gore").status_code)
