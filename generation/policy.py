@@ -126,12 +126,17 @@ _FINAL = [
 ]
 
 
+UNAVAILABLE = (503, "upstream_unavailable")
+# The HTTP status of each final error code, for answering from a stored row.
+STATUS_OF = {code: status for _, status, code in _FINAL} | {UNAVAILABLE[1]: UNAVAILABLE[0], "internal_error": 500}
+
+
 def final_error(last_outcomes: Iterable[str]) -> tuple[int, str]:
     seen = set(last_outcomes)
     for outcomes, status, code in _FINAL:
         if seen & outcomes:
             return status, code
-    return 503, "upstream_unavailable"
+    return UNAVAILABLE
 
 
 def retry_after_seconds(wait: float | None) -> int | None:

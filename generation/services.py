@@ -198,7 +198,5 @@ MESSAGES = {
     "upstream_unavailable": "No image model is available (out of quota, retired, or credentials rejected).",
     "content_policy_violation": "The provider refused this prompt.",
 }
-STATUS_OF = {"rate_limit_exceeded": 429, "upstream_timeout": 504, "upstream_error": 502, "upstream_unavailable": 503,
-             "content_policy_violation": 422, "internal_error": 500}
 
 generator = Generator()

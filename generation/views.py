@@ -6,7 +6,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import jobs, services, stats
+from . import jobs, policy, services, stats
 from .errors import GenerationError
 from .models import GenerationRequest
 from .serializers import GenerateSerializer, GenerationSerializer
@@ -21,7 +21,7 @@ def _respond(row: GenerationRequest, *, accepted: bool = False) -> Response:
     if accepted or row.status in (Status.QUEUED, Status.RUNNING):
         return Response(GenerationSerializer(row).data, status=status.HTTP_202_ACCEPTED, headers={"Location": location})
     if row.status == Status.FAILED:
-        raise GenerationError(status_code=services.STATUS_OF.get(row.error_code, 502), code=row.error_code,
+        raise GenerationError(status_code=policy.STATUS_OF.get(row.error_code, 502), code=row.error_code,
                               message=row.error_message, request_id=row.id, wait=row.retry_after)
     return Response(GenerationSerializer(row).data, headers={"Location": location})
 
