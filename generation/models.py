@@ -108,6 +108,11 @@ class GenerationRequest(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [
+            # Covers the admin's statistics scans, so they skip the stored PNGs (bench/admin_stats.py).
+            models.Index(fields=["created_at", "status", "model_used", "error_code", "retries", "latency_ms", "wait_ms",
+                                 "attempts", "fallback_used", "id"], name="generation_req_stats_idx"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["token", "idempotency_key"],

@@ -1,0 +1,154 @@
+"""The admin's form for the generation settings: bounds, model strings, presets.
+
+A blank field follows the environment, so every field is optional; what is
+filled in must be something the service can run with on the next request.
+"""
+from dataclasses import dataclass
+from datetime import date
+
+from django import forms
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.http import QueryDict
+
+from . import providers
+from .config import ENVIRONMENT, EffectiveSettings, parse_models
+from .models import GenerationSettings
+from .registry import retirement_warning
+
+BOUNDED = ("max_retries", "retry_delay", "max_wait", "timeout")
+PRESET_BUTTON, RESET_BUTTON = "_preset", "_reset"
+
+
+@dataclass(frozen=True)
+class Preset:
+    label: str
+    max_retries: int
+    retry_delay: float
+
+
+# The seed's tiers, by expected traffic against the provider's limits.
+PRESETS = {
+    "free": Preset("Free", 3, 1.0),
+    "standard": Preset("Standard", 5, 2.0),
+    "heavy": Preset("Heavy", 7, 3.0),
+}
+
+
+def bounds(name: str) -> tuple[float, float]:
+    """The tightest (low, high) among a model field's validators: the contract's bounds."""
+    validators = GenerationSettings._meta.get_field(name).validators
+    low = max(v.limit_value for v in validators if isinstance(v, MinValueValidator))
+    high = min(v.limit_value for v in validators if isinstance(v, MaxValueValidator))
+    return low, high
+
+
+def display(name: str, value) -> str:
+    if name == "enabled":
+        return "on" if value else "off"
+    if name == "fallback_models":
+        return ", ".join(value) or "none"
+    if name in ("retry_delay", "max_wait", "timeout"):
+        return f"{value:g} s"
+    return str(value)
+
+
+def effective_help_texts(effective: EffectiveSettings) -> dict[str, str]:
+    """Each field's own help, then what the service uses now and where that comes from."""
+    texts = {}
+    for name, source in effective.sources.items():
+        own = GenerationSettings._meta.get_field(name).help_text
+        blank = " Leave blank to follow the environment." if source != ENVIRONMENT else ""
+        texts[name] = f"{own} Effective: {display(name, getattr(effective, name))} ({source}).{blank}"
+    return texts
+
+
+def retirement_warnings(effective: EffectiveSettings, *, today: date) -> list[str]:
+    return [w for m in effective.models if (w := retirement_warning(m, today=today))]
+
+
+def validate_model_string(model: str) -> None:
+    if not model or any(ch.isspace() for ch in model):
+        raise ValidationError(f"“{model}” is not a model string: use provider/model, e.g. openai/gpt-image-2.")
+    # LiteLLM learns the offline provider only when it is configured.
+    litellm = providers.load_litellm()
+    try:
+        name, provider, *_ = litellm.get_llm_provider(model)
+    except Exception as exc:  # LiteLLM raises its BadRequestError for an unknown provider
+        raise ValidationError(f"“{model}” has no provider LiteLLM knows; use provider/model, "
+                              "e.g. openai/gpt-image-2.") from exc
+    if not name:
+        raise ValidationError(f"“{model}” names a provider ({provider}) but no model.")
+
+
+def apply_button(data: QueryDict) -> tuple[QueryDict, str | None]:
+    """The submitted data with a preset or reset button applied, and what was applied.
+
+    Done on the data, before validation, so that a button is an ordinary save:
+    the same checks, the same change log, and it works without JavaScript.
+    """
+    if RESET_BUTTON in data:
+        data = data.copy()
+        for name in GenerationSettingsForm.Meta.fields:
+            data[name] = ""
+        return data, "reset"
+    preset = PRESETS.get(data.get(PRESET_BUTTON, ""))
+    if preset is None:
+        return data, None
+    data = data.copy()
+    data["max_retries"], data["retry_delay"] = str(preset.max_retries), str(preset.retry_delay)
+    return data, data[PRESET_BUTTON]
+
+
+class EnabledSelect(forms.NullBooleanSelect):
+    def __init__(self, attrs=None) -> None:
+        super().__init__(attrs)
+        self.choices = [("unknown", "Follow the environment"), ("true", "On"), ("false", "Off")]
+
+
+class GenerationSettingsForm(forms.ModelForm):
+    class Meta:
+        model = GenerationSettings
+        fields = ["enabled", "model", "fallback_models", "max_retries", "retry_delay", "max_wait", "timeout"]
+        widgets = {"enabled": EnabledSelect, "fallback_models": forms.TextInput(attrs={"class": "vTextField"})}
+
+    def __init__(self, data=None, *args, **kwargs) -> None:
+        self.button: str | None = None  # "reset", a preset's key, or None for a plain save
+        if data is not None:
+            data, self.button = apply_button(data)
+        super().__init__(data, *args, **kwargs)
+        for name in BOUNDED:
+            if name in self.fields:  # absent when the page is read-only
+                low, high = bounds(name)
+                self.fields[name].widget.attrs.update(min=low, max=high)
+
+    def clean_model(self) -> str:
+        model = self.cleaned_data["model"].strip()
+        if model:
+            validate_model_string(model)
+        return model
+
+    def clean_fallback_models(self) -> str:
+        models = parse_models(self.cleaned_data["fallback_models"])
+        errors = []
+        for model in models:
+            try:
+                validate_model_string(model)
+            except ValidationError as exc:
+                errors.extend(exc.messages)
+        if repeated := sorted({m for m in models if models.count(m) > 1}):
+            errors.append(f"Listed more than once: {', '.join(repeated)}.")
+        if errors:
+            raise ValidationError(errors)
+        return ", ".join(models)
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if "model" in data and "fallback_models" in data:
+            primary = data["model"] or settings.SPRITE_GENERATION_DEFAULTS["model"]
+            source = "" if data["model"] else " (from the environment)"
+            if primary in parse_models(data["fallback_models"]):
+                self.add_error("fallback_models", f"{primary} is the primary model{source}; "
+                                                  "a fallback must be another model.")
+        return data
