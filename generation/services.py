@@ -105,7 +105,7 @@ class Generator:
         max_retries = config.max_retries if config.enabled else 0
         waited = 0.0
         wait_before = 0.0
-        needed_wait: float | None = None  # what a client should wait before trying again
+        needed_wait = 0.0  # what a client should wait before trying again, after a rate limit
         last_outcomes: dict[str, str] = {}
         style = STYLES[spec.style]
 
@@ -117,7 +117,7 @@ class Generator:
             for retry in range(max_retries + 1):
                 request.attempts += 1
                 request.model_used = model
-                failure, image, attempt = self._call(request, model, spec, style, config, wait_before)
+                failure, image, hint = self._call(request, model, spec, style, config, wait_before)
                 wait_before = 0.0
                 if failure is None:
                     request.image_png = png_bytes(make_sprite(
@@ -136,15 +136,14 @@ class Generator:
                             "http_status": failure.http_status, "error_code": failure.code, "detail": failure.message})
                     self._fail(request, policy.final_error([failure.outcome]), failure.message, index, waited)
                     return
-                if action is policy.Action.NEXT_MODEL or retry == max_retries:
+                delay = None
+                if action is policy.Action.RETRY and retry < max_retries:
+                    delay = policy.backoff_delay(retry, config.retry_delay, hint=hint, rand=self.rand())
+                    if waited + delay > budget:
+                        delay = None  # sleeping past the budget would hang the plugin: move on now
+                if delay is None:
                     if failure.outcome == Outcome.RATE_LIMITED:
-                        needed_wait = attempt.hint_ms / 1000 if attempt.hint_ms is not None else needed_wait
-                    break
-                hint = attempt.hint_ms / 1000 if attempt.hint_ms is not None else None
-                delay = policy.backoff_delay(retry, config.retry_delay, hint=hint, rand=self.rand())
-                if waited + delay > budget:
-                    # Sleeping past the budget would hang the plugin: move on now.
-                    needed_wait = delay if failure.outcome == Outcome.RATE_LIMITED else needed_wait
+                        needed_wait = hint if hint is not None else policy.backoff_cap(retry, config.retry_delay)
                     break
                 event = "rate_limited_retrying" if failure.outcome == Outcome.RATE_LIMITED else "upstream_failed_retrying"
                 _log(logging.WARNING, event, request, model=model, attempt=request.attempts, outcome=failure.outcome,
@@ -155,7 +154,7 @@ class Generator:
 
         status, code = policy.final_error(last_outcomes.values())
         if code == "rate_limit_exceeded":
-            request.retry_after = policy.retry_after_seconds(needed_wait if needed_wait is not None else config.retry_delay)
+            request.retry_after = policy.retry_after_seconds(needed_wait)
             _log(logging.WARNING, "rate_limit_exceeded", request, model=request.model_used, attempts=request.attempts,
                  retry_after=request.retry_after)
         self._fail(request, (status, code), "", len(config.models) - 1, waited)
@@ -173,14 +172,14 @@ class Generator:
             failure, headers = exc, exc.headers
         duration = self.clock() - t0
         hint = policy.rate_limit_hint(headers, now=self.now()) if failure else None
-        attempt = GenerationAttempt.objects.create(
+        GenerationAttempt.objects.create(
             request=request, number=request.attempts, started_at=started_at, model=model,
             outcome=failure.outcome if failure else Outcome.SUCCEEDED,
             http_status=failure.http_status if failure else 200, error_code=failure.code[:60] if failure else "",
             duration_ms=round(duration * 1000), wait_before_ms=round(wait_before * 1000),
             hint_ms=None if hint is None else round(hint * 1000),
         )
-        return failure, image, attempt
+        return failure, image, hint
 
     @staticmethod
     def _fail(request, status_code: tuple[int, str], detail: str, last_index: int, waited: float) -> None:

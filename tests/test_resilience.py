@@ -319,3 +319,13 @@ def test_it_really_waits_out_a_short_retry_after(api, settings, setup):
     assert limited.outcome == "rate_limited" and limited.hint_ms > 0
     assert passed.wait_before_ms >= limited.hint_ms
     assert elapsed >= limited.hint_ms / 1000
+
+
+def test_without_a_hint_retry_after_is_the_next_backoff(api, upstream, timeline, setup):
+    setup(max_retries=2, retry_delay=1.0)
+    upstream.limit, upstream.retry_after, upstream.ratelimit_headers = 0, False, False
+
+    response = generate(api)
+
+    assert response.status_code == 429
+    assert response["Retry-After"] == "4"  # retries waited under 1 s and 2 s; the next would be under 4 s
