@@ -1,0 +1,82 @@
+"""The offline model's art: pixel sprites drawn from the words of a prompt.
+
+A sprite is sketched on a small grid in unit coordinates where x is the
+distance from the vertical axis, so every shape comes out mirrored. Keywords
+pick a shape family ("sword", "slime", "chest"... else a creature) and traits
+("dragon" has wings and horns), colour words pick the palette, and a seeded
+generator varies proportions and edges. Shapes are resolution independent, so
+the same prompt and seed give the same design at every grid size.
+
+The parts, each importing only those before it: `colour` (HSV, mixing,
+shading ramps), `words` (what prompt words mean: colours, traits, the
+palette), `sketch` (the canvas and its shading), `creatures` and `props` (the
+shape families). This module picks a family and frames the drawing.
+"""
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+from collections.abc import Callable
+
+from PIL import Image
+
+from .creatures import _blob, _creature
+from .props import _chest, _coin, _gem, _mushroom, _polearm, _potion, _shield, _sword
+from .sketch import _DRAFT_VIEW, _Sketch
+from .words import _Palette, _palette
+
+_DEFAULT_SEED = 0
+_MAX_GRID = 32  # logical pixels across at large sizes; more would stop looking like pixel art
+_DRAFT_GRID = 66
+
+# The first family whose names the prompt uses draws it; anything else is a creature.
+_FAMILIES: list[tuple[set[str], Callable[[_Sketch, _Palette, set[str]], None]]] = [
+    ({"sword", "blade", "dagger", "katana", "sabre", "saber"}, _sword),
+    ({"staff", "wand", "rod", "scepter", "spear", "axe", "hammer"}, _polearm),
+    ({"potion", "flask", "bottle", "elixir", "vial"}, _potion),
+    ({"chest", "crate", "box", "treasure"}, _chest),
+    ({"coin"}, _coin),
+    ({"gem", "jewel", "crystal", "diamond", "ruby", "emerald", "sapphire", "amethyst"}, _gem),
+    ({"shield"}, _shield),
+    ({"mushroom", "toadstool", "shroom"}, _mushroom),
+    ({"slime", "blob", "jelly", "ooze", "goo"}, _blob),
+]
+
+
+def draw_sprite(prompt: str, *, size: int, seed: int | None = None) -> Image.Image:
+    """An RGBA `size` x `size` sprite on a transparent background.
+
+    Deterministic: the same words (case and punctuation aside) and seed give
+    the same pixels; `seed=None` means a fixed default seed.
+    """
+    if size < 1:
+        raise ValueError("size must be at least 1")
+    words = re.findall(r"\w+", prompt.lower())
+    keys = set(words) | {w[:-1] for w in words if w.endswith("s")}  # "swords" draws a sword
+    shape_seed = _digest("shape", _DEFAULT_SEED if seed is None else seed, *words)
+    palette = _palette(words, random.Random(_digest("palette", *words)))
+    draw = next((family for names, family in _FAMILIES if keys & names), _creature)
+
+    def sketch(grid: int, view: tuple[float, float]) -> _Sketch:
+        drawing = _Sketch(grid, random.Random(shape_seed), view)
+        draw(drawing, palette, keys)
+        return drawing
+
+    # Draw twice with the same seed: a fine draft measures the design, so the
+    # real drawing can frame it to fill the sprite whatever its proportions.
+    view = sketch(_DRAFT_GRID, _DRAFT_VIEW).extent()
+    return Image.fromarray(sketch(_grid(size), view).render(), "RGBA").resize((size, size), Image.Resampling.NEAREST)
+
+
+def _digest(*parts: object) -> int:
+    # hashlib, not hash(): Python salts str hashes per process.
+    return int.from_bytes(hashlib.sha256("\x00".join(map(str, parts)).encode()).digest()[:8], "big")
+
+
+def _grid(size: int) -> int:
+    """Draw at native resolution up to the max grid; above it, prefer a grid that divides the size evenly."""
+    if size <= _MAX_GRID:
+        return size
+    even_grids = range(_MAX_GRID, 19, -1)  # 32 down to 20: coarser would lose the design's detail
+    return next((g for g in even_grids if size % g == 0), _MAX_GRID)
