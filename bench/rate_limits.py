@@ -17,7 +17,6 @@ figures read as real seconds. Strategies compared:
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
