@@ -15,7 +15,7 @@ sys.path.insert(0, str(ROOT))
 
 from PIL import Image, ImageDraw, ImageFont  # noqa: E402
 
-from generation.procedural import draw_sprite  # noqa: E402
+from generation.providers.procedural import draw_sprite  # noqa: E402
 from generation.sprites import make_sprite  # noqa: E402
 
 PROMPTS = [

@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 from PIL import Image, ImageFilter  # noqa: E402
 
-from generation.procedural import draw_sprite  # noqa: E402
+from generation.providers.procedural import draw_sprite  # noqa: E402
 from generation.sprites import make_sprite  # noqa: E402
 
 

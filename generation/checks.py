@@ -3,7 +3,7 @@ from django.conf import settings
 from django.core.checks import Warning, register
 from django.utils import timezone
 
-from .registry import retirement_warning
+from .providers.retirements import retirement_warning
 
 
 @register()

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import path
 
-from generation import views
+from generation.api import views
 
 urlpatterns = [
     path("v1/generate", views.GenerateView.as_view()),
@@ -12,6 +12,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
-handler400 = "generation.errors.bad_request"
-handler404 = "generation.errors.not_found"
-handler500 = "generation.errors.server_error"
+handler400 = "generation.api.errors.bad_request"
+handler404 = "generation.api.errors.not_found"
+handler500 = "generation.api.errors.server_error"

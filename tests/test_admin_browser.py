@@ -16,7 +16,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from generation import services
+from generation.engine import services
 from generation.models import ApiToken, GenerationRequest
 from tests.upstream import FakeOpenAI
 

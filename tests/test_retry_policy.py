@@ -4,8 +4,8 @@ from datetime import datetime, timedelta, timezone
 import httpx
 import pytest
 
-from generation import policy
-from generation.policy import Action, Outcome
+from generation.engine import policy
+from generation.engine.policy import Action, Outcome
 
 NOW = datetime(2026, 11, 28, 12, 0, 0, tzinfo=timezone.utc)
 

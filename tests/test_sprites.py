@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
-from generation.procedural import draw_sprite
+from generation.providers.procedural import draw_sprite
 from generation.sprites import make_sprite, png_bytes
 
 BACKGROUND = (246, 244, 238)

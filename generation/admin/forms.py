@@ -12,10 +12,10 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.http import QueryDict
 
-from . import providers
-from .config import ENVIRONMENT, EffectiveSettings, parse_models
-from .models import GenerationSettings
-from .registry import retirement_warning
+from .. import providers
+from ..config import ENVIRONMENT, EffectiveSettings, parse_models
+from ..models import GenerationSettings
+from ..providers.retirements import retirement_warning
 
 BOUNDED = ("max_retries", "retry_delay", "max_wait", "timeout")
 PRESET_BUTTON, RESET_BUTTON = "_preset", "_reset"

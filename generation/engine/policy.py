@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 
-from .models import GenerationAttempt
+from ..models import GenerationAttempt
 
 Outcome = GenerationAttempt.Outcome
 

@@ -6,7 +6,7 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions, throttling
 from rest_framework_api_key.permissions import KeyParser
 
-from .models import ApiToken
+from ..models import ApiToken
 
 # Writing last_used_at on every request would make every request a write;
 # once a minute is precise enough for an admin deciding what to revoke.

@@ -2,8 +2,8 @@ import base64
 
 from rest_framework import serializers
 
-from .models import GenerationRequest
-from .styles import DEFAULT_STYLE, STYLES
+from ..models import GenerationRequest
+from ..styles import DEFAULT_STYLE, STYLES
 
 
 class StrictBooleanField(serializers.BooleanField):

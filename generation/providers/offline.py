@@ -26,7 +26,7 @@ class OfflineSpriteModel(CustomLLM):
     def image_generation(self, model, prompt, api_key, api_base, model_response, optional_params, logging_obj,
                          timeout=None, client=None) -> ImageResponse:
         from .procedural import draw_sprite  # the art, loaded on the first offline call
-        from .sprites import png_bytes
+        from ..sprites import png_bytes
 
         seed = optional_params.get("seed")
         size = _size(optional_params.get("size", DEFAULT_SIZE))

@@ -6,11 +6,12 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import jobs, policy, services, stats
+from .. import stats
+from ..engine import jobs, policy, services
 from .errors import GenerationError
-from .models import GenerationRequest
+from ..models import GenerationRequest
 from .serializers import GenerateSerializer, GenerationSerializer
-from .styles import DEFAULT_STYLE, STYLES
+from ..styles import DEFAULT_STYLE, STYLES
 
 Status = GenerationRequest.Status
 

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from . import policy, providers
-from .config import EffectiveSettings, effective_settings
-from .models import ApiToken, GenerationAttempt, GenerationRequest
-from .sprites import make_sprite, png_bytes
-from .styles import STYLES
+from . import policy
+from .. import providers
+from ..config import EffectiveSettings, effective_settings
+from ..models import ApiToken, GenerationAttempt, GenerationRequest
+from ..sprites import make_sprite, png_bytes
+from ..styles import STYLES
 
 logger = logging.getLogger("generation")
 Outcome = GenerationAttempt.Outcome

@@ -10,7 +10,7 @@ import logging
 from django.conf import settings
 from redis.exceptions import RedisError
 
-from .models import GenerationRequest
+from ..models import GenerationRequest
 
 logger = logging.getLogger("generation")
 

@@ -13,12 +13,13 @@ from django.utils import timezone
 from django.utils.html import format_html
 from rest_framework_api_key.admin import APIKeyModelAdmin
 
-from . import policy, stats
-from .config import FIELDS, EffectiveSettings, effective_settings
+from .. import stats
+from ..engine import policy
+from ..config import FIELDS, EffectiveSettings, effective_settings
 from .forms import (
     PRESET_BUTTON, PRESETS, RESET_BUTTON, GenerationSettingsForm, display, effective_help_texts, retirement_warnings,
 )
-from .models import ApiToken, GenerationAttempt, GenerationRequest, GenerationSettings
+from ..models import ApiToken, GenerationAttempt, GenerationRequest, GenerationSettings
 
 SETTINGS_URL = "admin:generation_generationsettings_change"
 

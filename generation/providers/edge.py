@@ -15,7 +15,7 @@ import httpx
 from django.conf import settings
 from PIL import Image
 
-from .models import GenerationAttempt
+from ..models import GenerationAttempt
 
 Outcome = GenerationAttempt.Outcome
 

@@ -1,0 +1,2 @@
+"""The admin, registered when Django autodiscovers `generation.admin`."""
+from .requests import *  # noqa: F401,F403

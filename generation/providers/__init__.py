@@ -1,0 +1,2 @@
+"""The edge to image models."""
+from .edge import *  # noqa: F401,F403
