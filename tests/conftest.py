@@ -3,7 +3,7 @@ from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
 from generation.models import ApiToken, GenerationSettings
-from generation.engine.services import generator
+from generation.engine.generator import generator
 from tests.upstream import FakeOpenAI
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from generation.logfmt import event_fields
 from generation.models import GenerationAttempt, GenerationRequest
-from generation.engine.services import generator
+from generation.engine.generator import generator
 from tests.upstream import FakeOpenAI
 
 pytestmark = pytest.mark.django_db

@@ -5,6 +5,7 @@ import httpx
 import pytest
 
 from generation.engine import policy
+from generation.error_codes import status_of
 from generation.engine.policy import Action, Outcome
 
 NOW = datetime(2026, 11, 28, 12, 0, 0, tzinfo=timezone.utc)
@@ -111,7 +112,8 @@ def test_it_reads_the_upstreams_hint(headers, hint):
     ],
 )
 def test_it_answers_by_the_last_outcome_of_each_model(last_outcomes, answer):
-    assert policy.final_error(last_outcomes) == answer
+    code = policy.final_error(last_outcomes)
+    assert (status_of(code), code) == answer
 
 
 def test_retry_after_is_whole_seconds_at_least_one():

@@ -7,9 +7,11 @@ An exception's `wait` becomes both `retry_after` and the Retry-After header.
 import math
 
 from django.http import JsonResponse
-from rest_framework import exceptions, status
+from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from ..error_codes import ERRORS
 
 
 class GenerationError(exceptions.APIException):
@@ -77,15 +79,18 @@ def exception_handler(exc, context):
 
 
 def not_found(request, exception=None):
-    return JsonResponse(error_body(code="not_found", message="No such endpoint."), status=status.HTTP_404_NOT_FOUND)
+    return _json_error("not_found")
 
 
 def server_error(request):
-    return JsonResponse(
-        error_body(code="internal_error", message="Internal error; it has been logged."),
-        status=status.HTTP_500_INTERNAL_SERVER_ERROR,
-    )
+    return _json_error("internal_error")
 
 
 def bad_request(request, exception=None):
-    return JsonResponse(error_body(code="invalid_request", message="Bad request."), status=status.HTTP_400_BAD_REQUEST)
+    return _json_error("invalid_request")
+
+
+def _json_error(code: str) -> JsonResponse:
+    """Django's own error views, answered in the API's shape with the catalogue's status and message."""
+    kind = ERRORS[code]
+    return JsonResponse(error_body(code=code, message=kind.message), status=kind.status)

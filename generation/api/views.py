@@ -7,11 +7,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .. import stats
-from ..engine import jobs, policy, services
-from .errors import GenerationError
+from ..engine import services
+from ..engine.spec import SpriteSpec
+from ..error_codes import status_of
 from ..models import GenerationRequest
-from .serializers import GenerateSerializer, GenerationSerializer
 from ..styles import DEFAULT_STYLE, STYLES
+from .errors import GenerationError
+from .serializers import GenerateSerializer, GenerationSerializer
 
 Status = GenerationRequest.Status
 
@@ -22,7 +24,7 @@ def _respond(row: GenerationRequest, *, accepted: bool = False) -> Response:
     if accepted or row.status in (Status.QUEUED, Status.RUNNING):
         return Response(GenerationSerializer(row).data, status=status.HTTP_202_ACCEPTED, headers={"Location": location})
     if row.status == Status.FAILED:
-        raise GenerationError(status_code=policy.STATUS_OF.get(row.error_code, 502), code=row.error_code,
+        raise GenerationError(status_code=status_of(row.error_code), code=row.error_code,
                               message=row.error_message, request_id=row.id, wait=row.retry_after)
     return Response(GenerationSerializer(row).data, headers={"Location": location})
 
@@ -33,17 +35,8 @@ class GenerateView(APIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         run_async = data.pop("async") or "respond-async" in request.headers.get("Prefer", "")
-        spec = services.SpriteSpec(**data)
-        key = request.headers.get("Idempotency-Key", "")[:200]
-        row, created = services.create_request(
-            token=request.auth, spec=spec, idempotency_key=key,
-            status=Status.QUEUED if run_async else Status.RUNNING,
-        )
-        if created and run_async:
-            jobs.enqueue(row)
-            row.refresh_from_db()
-        elif created:
-            services.generator.run(row)
+        row = services.submit(token=request.auth, spec=SpriteSpec(**data),
+                              idempotency_key=request.headers.get("Idempotency-Key", "")[:200], run_async=run_async)
         return _respond(row, accepted=run_async)
 
 

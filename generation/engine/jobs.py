@@ -11,27 +11,26 @@ from django.conf import settings
 from redis.exceptions import RedisError
 
 from ..models import GenerationRequest
+from .generator import generator
 
 logger = logging.getLogger("generation")
 
 
-def run_request(request_id: str) -> None:
-    from .services import generator
-
-    row = GenerationRequest.objects.get(pk=request_id)
+def run_generation(generation_id: str) -> None:
+    row = GenerationRequest.objects.get(pk=generation_id)
     if row.status == GenerationRequest.Status.QUEUED:
         generator.run(row)
 
 
 def enqueue(row: GenerationRequest) -> None:
     if not settings.REDIS_URL:
-        run_request(str(row.id))
+        run_generation(str(row.id))
         return
     import django_rq
 
     try:
-        django_rq.get_queue("default").enqueue(run_request, str(row.id), job_id=f"generation-{row.id}")
+        django_rq.get_queue("default").enqueue(run_generation, str(row.id), job_id=f"generation-{row.id}")
     except RedisError:
         # The client's request must not be lost because the queue is down: serve it here.
         logger.error("queue_unavailable", extra={"event": "queue_unavailable", "request_id": str(row.id)})
-        run_request(str(row.id))
+        run_generation(str(row.id))

@@ -115,28 +115,24 @@ def rate_limit_hint(headers: Mapping[str, str] | None, *, now: datetime) -> floa
     return None
 
 
-# What the client sees when no model produced an image, by the last outcome
-# of each model tried. Conditions that pass with time come first, so that the
-# client learns it is worth coming back.
+# The error code a client sees when no model produced an image, by the last
+# outcome of each model tried. Conditions that pass with time come first, so
+# that the client learns it is worth coming back. Statuses live in the error
+# catalogue (generation.error_codes), not here.
 _FINAL = [
-    ({Outcome.RATE_LIMITED}, 429, "rate_limit_exceeded"),
-    ({Outcome.TIMEOUT}, 504, "upstream_timeout"),
-    ({Outcome.SERVER_ERROR, Outcome.CONNECTION_ERROR, Outcome.MALFORMED, Outcome.BAD_REQUEST}, 502, "upstream_error"),
-    ({Outcome.CONTENT_POLICY}, 422, "content_policy_violation"),
+    ({Outcome.RATE_LIMITED}, "rate_limit_exceeded"),
+    ({Outcome.TIMEOUT}, "upstream_timeout"),
+    ({Outcome.SERVER_ERROR, Outcome.CONNECTION_ERROR, Outcome.MALFORMED, Outcome.BAD_REQUEST}, "upstream_error"),
+    ({Outcome.CONTENT_POLICY}, "content_policy_violation"),
 ]
 
 
-UNAVAILABLE = (503, "upstream_unavailable")
-# The HTTP status of each final error code, for answering from a stored row.
-STATUS_OF = {code: status for _, status, code in _FINAL} | {UNAVAILABLE[1]: UNAVAILABLE[0], "internal_error": 500}
-
-
-def final_error(last_outcomes: Iterable[str]) -> tuple[int, str]:
+def final_error(last_outcomes: Iterable[str]) -> str:
     seen = set(last_outcomes)
-    for outcomes, status, code in _FINAL:
+    for outcomes, code in _FINAL:
         if seen & outcomes:
-            return status, code
-    return UNAVAILABLE
+            return code
+    return "upstream_unavailable"
 
 
 def retry_after_seconds(wait: float | None) -> int | None:

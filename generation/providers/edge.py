@@ -6,26 +6,16 @@ LiteLLM's own retries (and the OpenAI SDK's under it) are off: every upstream
 call is ours to count and to wait for.
 """
 import base64
-import functools
 import io
-import os
-from dataclasses import dataclass
 
 import httpx
-from django.conf import settings
 from PIL import Image
 
 from ..models import GenerationAttempt
+from .adapters import ModelRequest
+from .runtime import load_litellm
 
 Outcome = GenerationAttempt.Outcome
-
-OFFLINE_PROVIDER = "offline"
-
-
-@dataclass
-class ModelResult:
-    image: Image.Image
-    headers: httpx.Headers
 
 
 class UpstreamFailure(Exception):
@@ -37,25 +27,6 @@ class UpstreamFailure(Exception):
         self.http_status = http_status
         self.code = code or ""
         self.headers = headers or httpx.Headers()
-
-
-@functools.cache
-def load_litellm():
-    """Import and configure LiteLLM once per process (the import takes seconds)."""
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    os.environ.setdefault("LITELLM_TELEMETRY", "False")
-    import litellm
-
-    from .offline import OfflineSpriteModel
-
-    litellm.telemetry = False
-    litellm.suppress_debug_info = True
-    litellm.set_verbose = False
-    litellm.num_retries = 0
-    litellm.drop_params = True
-    litellm.custom_provider_map = [{"provider": OFFLINE_PROVIDER, "custom_handler": OfflineSpriteModel()}]
-    litellm.utils.custom_llm_setup()
-    return litellm
 
 
 def _error_code(exc: Exception) -> str:
@@ -89,46 +60,18 @@ def classify(exc: Exception) -> UpstreamFailure:
         outcome = Outcome.CONNECTION_ERROR
     elif isinstance(exc, litellm.BadRequestError):
         outcome = Outcome.BAD_REQUEST
-    elif isinstance(exc, (litellm.InternalServerError, litellm.ServiceUnavailableError, litellm.APIError)):
-        outcome = Outcome.SERVER_ERROR
-    else:
+    else:  # InternalServerError, ServiceUnavailableError, APIError and anything unforeseen
         outcome = Outcome.SERVER_ERROR
     return UpstreamFailure(outcome, message=message, http_status=status, code=code,
                            headers=httpx.Headers(headers or {}))
 
 
-def is_offline(model: str) -> bool:
-    return model.startswith(f"{OFFLINE_PROVIDER}/")
-
-
-def image_params(model: str, *, size: int, seed: int | None, transparent: bool, style_params: dict) -> dict:
-    """What to ask each kind of model for. Only the offline model draws at the
-    requested size and honours a seed; remote models draw large and the
-    sprite pipeline brings the picture down to the grid."""
-    if is_offline(model):
-        return {"size": f"{size}x{size}", "seed": seed}
-    if "gpt-image" in model:
-        return {**style_params, **({"background": "transparent"} if transparent else {})}
-    return {"size": style_params.get("size", "1024x1024")}
-
-
-def model_params(model: str, base: dict) -> dict:
-    """Provider-specific parameters: the OpenAI base URL and key for openai/ models."""
-    params = dict(base)
-    if model.startswith("openai/") or "/" not in model:
-        if settings.OPENAI_BASE_URL:
-            params["api_base"] = settings.OPENAI_BASE_URL
-        if settings.OPENAI_API_KEY:
-            params["api_key"] = settings.OPENAI_API_KEY
-    return params
-
-
-def call_model(*, model: str, prompt: str, params: dict, timeout: float) -> ModelResult:
-    """One upstream call. Raises UpstreamFailure, classified."""
+def call_model(request: ModelRequest, *, timeout: float) -> Image.Image:
+    """One upstream call: the image, or UpstreamFailure, classified."""
     litellm = load_litellm()
     try:
         response = litellm.image_generation(
-            model=model, prompt=prompt, timeout=timeout, max_retries=0, **model_params(model, params)
+            model=request.model, prompt=request.prompt, timeout=timeout, max_retries=0, **request.params
         )
     except Exception as exc:  # LiteLLM maps every provider error to its own types
         raise classify(exc) from exc
@@ -143,4 +86,4 @@ def call_model(*, model: str, prompt: str, params: dict, timeout: float) -> Mode
     except Exception as exc:  # not base64, not an image
         raise UpstreamFailure(Outcome.MALFORMED, message=f"the model returned an unreadable image: {exc}",
                               http_status=200, headers=headers) from exc
-    return ModelResult(image=image, headers=headers)
+    return image

@@ -21,26 +21,26 @@ from collections.abc import Callable
 
 from PIL import Image
 
-from .creatures import _blob, _creature
-from .props import _chest, _coin, _gem, _mushroom, _polearm, _potion, _shield, _sword
-from .sketch import _DRAFT_VIEW, _Sketch
-from .words import _Palette, _palette
+from .creatures import draw_blob, draw_creature
+from .props import draw_chest, draw_coin, draw_gem, draw_mushroom, draw_polearm, draw_potion, draw_shield, draw_sword
+from .sketch import DRAFT_VIEW, Sketch
+from .words import Palette, palette_for
 
 _DEFAULT_SEED = 0
 _MAX_GRID = 32  # logical pixels across at large sizes; more would stop looking like pixel art
 _DRAFT_GRID = 66
 
 # The first family whose names the prompt uses draws it; anything else is a creature.
-_FAMILIES: list[tuple[set[str], Callable[[_Sketch, _Palette, set[str]], None]]] = [
-    ({"sword", "blade", "dagger", "katana", "sabre", "saber"}, _sword),
-    ({"staff", "wand", "rod", "scepter", "spear", "axe", "hammer"}, _polearm),
-    ({"potion", "flask", "bottle", "elixir", "vial"}, _potion),
-    ({"chest", "crate", "box", "treasure"}, _chest),
-    ({"coin"}, _coin),
-    ({"gem", "jewel", "crystal", "diamond", "ruby", "emerald", "sapphire", "amethyst"}, _gem),
-    ({"shield"}, _shield),
-    ({"mushroom", "toadstool", "shroom"}, _mushroom),
-    ({"slime", "blob", "jelly", "ooze", "goo"}, _blob),
+_FAMILIES: list[tuple[set[str], Callable[[Sketch, Palette, set[str]], None]]] = [
+    ({"sword", "blade", "dagger", "katana", "sabre", "saber"}, draw_sword),
+    ({"staff", "wand", "rod", "scepter", "spear", "axe", "hammer"}, draw_polearm),
+    ({"potion", "flask", "bottle", "elixir", "vial"}, draw_potion),
+    ({"chest", "crate", "box", "treasure"}, draw_chest),
+    ({"coin"}, draw_coin),
+    ({"gem", "jewel", "crystal", "diamond", "ruby", "emerald", "sapphire", "amethyst"}, draw_gem),
+    ({"shield"}, draw_shield),
+    ({"mushroom", "toadstool", "shroom"}, draw_mushroom),
+    ({"slime", "blob", "jelly", "ooze", "goo"}, draw_blob),
 ]
 
 
@@ -55,17 +55,17 @@ def draw_sprite(prompt: str, *, size: int, seed: int | None = None) -> Image.Ima
     words = re.findall(r"\w+", prompt.lower())
     keys = set(words) | {w[:-1] for w in words if w.endswith("s")}  # "swords" draws a sword
     shape_seed = _digest("shape", _DEFAULT_SEED if seed is None else seed, *words)
-    palette = _palette(words, random.Random(_digest("palette", *words)))
-    draw = next((family for names, family in _FAMILIES if keys & names), _creature)
+    palette = palette_for(words, random.Random(_digest("palette", *words)))
+    draw = next((family for names, family in _FAMILIES if keys & names), draw_creature)
 
-    def sketch(grid: int, view: tuple[float, float]) -> _Sketch:
-        drawing = _Sketch(grid, random.Random(shape_seed), view)
+    def sketch(grid: int, view: tuple[float, float]) -> Sketch:
+        drawing = Sketch(grid, random.Random(shape_seed), view)
         draw(drawing, palette, keys)
         return drawing
 
     # Draw twice with the same seed: a fine draft measures the design, so the
     # real drawing can frame it to fill the sprite whatever its proportions.
-    view = sketch(_DRAFT_GRID, _DRAFT_VIEW).extent()
+    view = sketch(_DRAFT_GRID, DRAFT_VIEW).extent()
     return Image.fromarray(sketch(_grid(size), view).render(), "RGBA").resize((size, size), Image.Resampling.NEAREST)
 
 

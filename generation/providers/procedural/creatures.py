@@ -5,34 +5,34 @@ import math
 
 import numpy as np
 
-from .colour import Colour, _mix, _ramp
-from .sketch import _Sketch
-from .words import _BONE, _CHANCE_TRAITS, _CREAM, _GLINT, _INK_DARK, _SILVER, _TRAITS, _Palette
+from .colour import Colour, mix, shade_ramp
+from .sketch import Sketch
+from .words import BONE, CHANCE_TRAITS, CREAM, GLINT, INK_DARK, SILVER, TRAITS, Palette
 
 
-def _eyes(sk: _Sketch, x: float, y: float, glow: Colour | None = None, tall: bool = False) -> None:
+def _eyes(sk: Sketch, x: float, y: float, glow: Colour | None = None, tall: bool = False) -> None:
     """Dark eyes with a glint, or dark sockets with a glowing pupil."""
     wide, tall = (2 if sk.grid >= 24 else 1), (1 if sk.grid < 12 else 3 if tall and sk.grid >= 24 else 2)
     x = max(x, (wide + 0.5) * sk.cell)  # keep the eyes apart
-    sk.dot(x, y, sk.ink(_INK_DARK, False), wide, tall)
+    sk.dot(x, y, sk.ink(INK_DARK, False), wide, tall)
     if glow:
         sk.dot(x - (wide - 1) * sk.cell, y + (tall - 1) * sk.cell, sk.ink(glow, False))
     elif wide * tall > 1:
-        sk.dot(x, y, sk.ink(_GLINT, False))
+        sk.dot(x, y, sk.ink(GLINT, False))
 
 
-def _creature(sk: _Sketch, pal: _Palette, keys: set[str]) -> None:
+def draw_creature(sk: Sketch, pal: Palette, keys: set[str]) -> None:
     """A chibi creature, laid out from the ground up: big heads read well at 16 px."""
     rng = sk.rng
-    traits = {t for k in keys for t in _TRAITS.get(k, "").split()}
+    traits = {t for k in keys for t in TRAITS.get(k, "").split()}
     if not traits:
-        traits = set(rng.sample(_CHANCE_TRAITS, rng.randint(0, 2))) | ({"humanoid"} if rng.random() < 0.3 else set())
+        traits = set(rng.sample(CHANCE_TRAITS, rng.randint(0, 2))) | ({"humanoid"} if rng.random() < 0.3 else set())
     if "flame" in traits:
         _flame_spirit(sk, pal)
         return
     humanoid, bulky, bony = "humanoid" in traits, "bulky" in traits, "bony" in traits
-    skin, pale = sk.ink(pal.main), sk.ink(_mix(pal.main, _CREAM, 0.55))
-    accent = sk.ink(pal.accent or (_mix(pal.main, _GLINT, 0.6) if bulky else _BONE))
+    skin, pale = sk.ink(pal.main), sk.ink(mix(pal.main, CREAM, 0.55))
+    accent = sk.ink(pal.accent or (mix(pal.main, GLINT, 0.6) if bulky else BONE))
 
     ground = 0.97
     body_rx = rng.uniform(0.14, 0.19) * (1.35 if bulky else 1) * (0.8 if bony else 1)
@@ -44,7 +44,7 @@ def _creature(sk: _Sketch, pal: _Palette, keys: set[str]) -> None:
     head_y = body_y - body_ry * (0.95 if bulky else 0.7) - head_ry * 0.75
 
     if "wings" in traits:
-        _wings(sk, sk.ink(_mix(pal.main, (30, 16, 40), 0.25)), body_y - body_ry * 0.6, head_y)
+        _wings(sk, sk.ink(mix(pal.main, (30, 16, 40), 0.25)), body_y - body_ry * 0.6, head_y)
     if "floating" in traits:
         sk.paint(sk.limb(0, body_y, 0, ground, body_rx * 0.9, 0), skin, wobble=0.15)
         for x in (body_rx * 0.6, body_rx * 1.1):
@@ -53,7 +53,7 @@ def _creature(sk: _Sketch, pal: _Palette, keys: set[str]) -> None:
         leg_r = 0.045 * (1.6 if bulky else 1) * (0.75 if bony else 1)
         leg_x = body_rx * 0.45
         sk.paint(sk.limb(leg_x, body_y + body_ry * 0.5, leg_x, ground - 0.03, leg_r, leg_r), skin)
-        boots = sk.ink(_SILVER) if "armored" in traits else skin
+        boots = sk.ink(SILVER) if "armored" in traits else skin
         sk.paint(sk.ellipse(leg_x + 0.01, ground - 0.03, leg_r * 1.4, 0.035, 3), boots)
     else:
         sk.paint(sk.ellipse(body_rx * rng.uniform(0.45, 0.65), ground - 0.04, rng.uniform(0.06, 0.08), 0.045), skin)
@@ -64,7 +64,7 @@ def _creature(sk: _Sketch, pal: _Palette, keys: set[str]) -> None:
         sk.paint(sk.ellipse(0, body_y - body_ry * 0.1, body_rx * 0.8, body_ry * 0.65), sk.ink((96, 86, 84), False),
                  where=ribs)
     elif "armored" in traits:
-        sk.paint(sk.ellipse(0, body_y - body_ry * 0.1, body_rx * 0.85, body_ry * 0.8, 3), sk.ink(_SILVER))
+        sk.paint(sk.ellipse(0, body_y - body_ry * 0.1, body_rx * 0.85, body_ry * 0.8, 3), sk.ink(SILVER))
     else:
         sk.paint(sk.ellipse(0, body_y + body_ry * 0.2, body_rx * 0.6, body_ry * 0.65), pale)
     if humanoid or rng.random() < 0.6:
@@ -85,12 +85,12 @@ def _creature(sk: _Sketch, pal: _Palette, keys: set[str]) -> None:
         sk.paint(sk.ellipse(0, muzzle_y, head_r * 0.5, head_ry * 0.35), pale)
     _head_features(sk, traits, head_r, head_y - head_ry, skin, accent, pal.main)
     if not (bony or "armored" in traits):
-        _markings(sk, skin, _mix(pal.main, (24, 12, 36), 0.35))
-    glow = (255, 90, 60) if bony else _mix(pal.accent or (255, 236, 120), _GLINT, 0.3) if "glow" in traits else None
+        _markings(sk, skin, mix(pal.main, (24, 12, 36), 0.35))
+    glow = (255, 90, 60) if bony else mix(pal.accent or (255, 236, 120), GLINT, 0.3) if "glow" in traits else None
     _eyes(sk, head_r * rng.uniform(0.36, 0.48), head_y + head_ry * 0.05, glow, tall=rng.random() < 0.35)
 
 
-def _markings(sk: _Sketch, skin: int, colour: Colour) -> None:
+def _markings(sk: Sketch, skin: int, colour: Colour) -> None:
     """Spots or stripes on the skin, for a third of creatures."""
     rng = sk.rng
     kind = rng.random()
@@ -106,7 +106,7 @@ def _markings(sk: _Sketch, skin: int, colour: Colour) -> None:
         sk.paint(np.zeros_like(sk.x), ink, where=on_skin & bands & (sk.x > rng.uniform(0.05, 0.12)))
 
 
-def _wings(sk: _Sketch, ink: int, shoulder: float, head_y: float) -> None:
+def _wings(sk: Sketch, ink: int, shoulder: float, head_y: float) -> None:
     """Bat wings behind the body: overlapping spars leave a scalloped edge."""
     rng = sk.rng
     span = rng.uniform(0.38, 0.45)
@@ -115,15 +115,15 @@ def _wings(sk: _Sketch, ink: int, shoulder: float, head_y: float) -> None:
         sk.paint(sk.limb(0.06, shoulder, span - i * 0.06, tip_y, r, 0.015), ink)
 
 
-def _flame_spirit(sk: _Sketch, pal: _Palette) -> None:
+def _flame_spirit(sk: Sketch, pal: Palette) -> None:
     """A teardrop of fire licked by tongues, in layers from the cool rim to a hot core."""
     rng = sk.rng
     centre = 0.66
     tongues = [(0.0, rng.uniform(0.02, 0.1), 0.0)] + [
         (x, rng.uniform(0.12, 0.3), rng.uniform(0.0, 0.06)) for x in (rng.uniform(0.12, 0.16), rng.uniform(0.24, 0.3))]
     arm_y = rng.uniform(0.55, 0.65)
-    layers = ((pal.main, 1.0), (_mix(pal.main, (255, 170, 40), 0.5), 0.72),
-              (_mix(pal.main, (255, 236, 120), 0.8), 0.42))
+    layers = ((pal.main, 1.0), (mix(pal.main, (255, 170, 40), 0.5), 0.72),
+              (mix(pal.main, (255, 236, 120), 0.8), 0.42))
     for colour, scale in layers:
         ink = sk.ink(colour)
         bottom, top, base = (centre + (y - centre) * scale for y in (0.97, 0.6, 0.5))
@@ -136,7 +136,7 @@ def _flame_spirit(sk: _Sketch, pal: _Palette) -> None:
     _eyes(sk, rng.uniform(0.08, 0.12), rng.uniform(0.58, 0.64))
 
 
-def _head_features(sk: _Sketch, traits: set[str], r: float, top: float, skin: int, accent: int, main: Colour) -> None:
+def _head_features(sk: Sketch, traits: set[str], r: float, top: float, skin: int, accent: int, main: Colour) -> None:
     rng = sk.rng
     if "ears" in traits:
         tip = (r * rng.uniform(0.75, 1.0), top - r * rng.uniform(0.5, 0.8))
@@ -147,7 +147,7 @@ def _head_features(sk: _Sketch, traits: set[str], r: float, top: float, skin: in
         ear_x, ear_top = r * rng.uniform(0.35, 0.5), top - r * rng.uniform(0.9, 1.2)
         sk.paint(sk.limb(ear_x, top + r * 0.3, ear_x + 0.02, ear_top, r * 0.3, r * 0.25), skin)
         sk.paint(sk.limb(ear_x, top + r * 0.1, ear_x + 0.02, ear_top + 0.05, r * 0.1, r * 0.08),
-                 sk.ink(_mix(main, (255, 150, 180), 0.5), shaded=False))
+                 sk.ink(mix(main, (255, 150, 180), 0.5), shaded=False))
     if "horns" in traits:
         tip = (r * rng.uniform(0.8, 1.0), top - r * rng.uniform(0.3, 0.5))
         sk.paint(sk.limb(r * 0.45, top + r * 0.3, *tip, r * 0.3, r * 0.08), accent)
@@ -158,15 +158,15 @@ def _head_features(sk: _Sketch, traits: set[str], r: float, top: float, skin: in
         for i in range(3):
             sk.paint(sk.limb(0, top + r * 0.3 + i * 0.08, 0, top - 0.06 + i * 0.08, 0.045, 0), accent)
     if "hat" in traits:
-        hat = sk.ink(_mix(main, (40, 30, 90), 0.6))
+        hat = sk.ink(mix(main, (40, 30, 90), 0.6))
         sk.paint(sk.ellipse(0, top + r * 0.35, r * 1.4, r * 0.22), hat)
         sk.paint(sk.limb(0, top + r * 0.3, r * 0.35, top - r * 1.3, r * 0.75, 0), hat)
     if "armored" in traits:
-        sk.paint(sk.ellipse(0, top + r * 0.9, r * 1.08, r * 0.95), sk.ink(_SILVER), where=sk.y < top + r * 0.75)
-        sk.paint(sk.limb(0, top, 0, top - 0.1, 0.035, 0), sk.ink(_mix(main, (220, 40, 40), 0.7)))
+        sk.paint(sk.ellipse(0, top + r * 0.9, r * 1.08, r * 0.95), sk.ink(SILVER), where=sk.y < top + r * 0.75)
+        sk.paint(sk.limb(0, top, 0, top - 0.1, 0.035, 0), sk.ink(mix(main, (220, 40, 40), 0.7)))
 
 
-def _blob(sk: _Sketch, pal: _Palette, keys: set[str]) -> None:
+def draw_blob(sk: Sketch, pal: Palette, keys: set[str]) -> None:
     """A slime: a flat-bottomed dome, sometimes with a drip of a peak."""
     rng = sk.rng
     body = sk.ink(pal.main)
@@ -177,5 +177,5 @@ def _blob(sk: _Sketch, pal: _Palette, keys: set[str]) -> None:
     if rng.random() < 0.5:
         sk.paint(sk.limb(0, cy - ry * 0.7, rng.uniform(0, 0.04), cy - ry - rng.uniform(0.08, 0.16), 0.08, 0), body)
     _eyes(sk, rx * rng.uniform(0.3, 0.45), cy - ry * rng.uniform(-0.05, 0.2))
-    sk.dot(0.5 * sk.cell, cy + ry * 0.3, sk.ink(_ramp(pal.main)[0], False))
+    sk.dot(0.5 * sk.cell, cy + ry * 0.3, sk.ink(shade_ramp(pal.main)[0], False))
 

@@ -1,12 +1,12 @@
 """Things without a face: a mushroom, weapons, a potion, loot and a shield."""
 from __future__ import annotations
 
-from .colour import _ramp
-from .sketch import _Sketch
-from .words import _GLINT, _GOLD, _INK_DARK, _SILVER, _STEEL, _WOOD, _Palette
+from .colour import shade_ramp
+from .sketch import Sketch
+from .words import GLINT, GOLD, INK_DARK, SILVER, STEEL, WOOD, Palette
 
 
-def _mushroom(sk: _Sketch, pal: _Palette, keys: set[str]) -> None:
+def draw_mushroom(sk: Sketch, pal: Palette, keys: set[str]) -> None:
     rng = sk.rng
     rx, ry, base = rng.uniform(0.36, 0.46), rng.uniform(0.42, 0.54), rng.uniform(0.48, 0.56)
     sk.paint(sk.limb(0, base - 0.05, 0, 0.9, rng.uniform(0.09, 0.13), rng.uniform(0.1, 0.15)), sk.ink((236, 224, 196)))
@@ -18,27 +18,27 @@ def _mushroom(sk: _Sketch, pal: _Palette, keys: set[str]) -> None:
         sk.paint(sk.ellipse(x, y, 0.045, 0.04), spots, where=sk.labels > 0)
 
 
-def _sword(sk: _Sketch, pal: _Palette, keys: set[str]) -> None:
+def draw_sword(sk: Sketch, pal: Palette, keys: set[str]) -> None:
     rng = sk.rng
-    metal = pal.main_or(_STEEL)
+    metal = pal.main_or(STEEL)
     blade_w, guard_y = max(rng.uniform(0.07, 0.1), 1.6 * sk.cell), rng.uniform(0.64, 0.7)
     blade = sk.ink(metal)
     sk.paint(sk.limb(0, 0.04, 0, 0.16, 0, blade_w), blade)
     sk.paint(sk.ellipse(0, (0.12 + guard_y) / 2, blade_w, (guard_y - 0.12) / 2, 8), blade)
     grip_end = rng.uniform(0.84, 0.88)
-    sk.paint(sk.ellipse(0, (guard_y + grip_end) / 2, 0.035, (grip_end - guard_y) / 2, 6), sk.ink(_WOOD))
-    guard = sk.ink(pal.accent or (_SILVER if metal == _GOLD else _GOLD))
+    sk.paint(sk.ellipse(0, (guard_y + grip_end) / 2, 0.035, (grip_end - guard_y) / 2, 6), sk.ink(WOOD))
+    guard = sk.ink(pal.accent or (SILVER if metal == GOLD else GOLD))
     span = rng.uniform(0.16, 0.26)
     sk.paint(sk.limb(0, guard_y, span, guard_y - rng.uniform(0, 0.05), 0.04, 0.03), guard)
     sk.paint(sk.ellipse(0, grip_end + 0.04, 0.05, 0.05), guard)
 
 
-def _polearm(sk: _Sketch, pal: _Palette, keys: set[str]) -> None:
+def draw_polearm(sk: Sketch, pal: Palette, keys: set[str]) -> None:
     """A shaft with a head: an orb for staves and wands, else a spear, axe or hammer head."""
     rng = sk.rng
     orb = not keys & {"axe", "hammer", "spear"}
-    shaft, head = sk.ink(_WOOD), sk.ink(pal.main if orb else pal.main_or(_STEEL))
-    trim = sk.ink(pal.accent or (_SILVER if pal.main == _GOLD else _GOLD))
+    shaft, head = sk.ink(WOOD), sk.ink(pal.main if orb else pal.main_or(STEEL))
+    trim = sk.ink(pal.accent or (SILVER if pal.main == GOLD else GOLD))
     sk.paint(sk.limb(0, 0.3, 0, 0.95, 0.04, 0.04), shaft)
     sk.paint(sk.ellipse(0, rng.uniform(0.55, 0.7), 0.055, 0.05, 4), trim)
     if "axe" in keys:
@@ -58,7 +58,7 @@ def _polearm(sk: _Sketch, pal: _Palette, keys: set[str]) -> None:
         sk.paint(sk.ellipse(0, orb_y, orb_r, orb_r), head)
 
 
-def _potion(sk: _Sketch, pal: _Palette, keys: set[str]) -> None:
+def draw_potion(sk: Sketch, pal: Palette, keys: set[str]) -> None:
     """A glass flask, part full: the liquid sits one cell inside the glass so the glass still shows."""
     rng = sk.rng
     r, cy = rng.uniform(0.26, 0.33), rng.uniform(0.64, 0.68)
@@ -71,46 +71,46 @@ def _potion(sk: _Sketch, pal: _Palette, keys: set[str]) -> None:
     level = cy - r * rng.uniform(0.1, 0.5)
     inner = sk.ellipse(0, cy, r - 1.2 * sk.cell, r * 0.95 - 1.2 * sk.cell, power)
     sk.paint(inner, sk.ink(pal.main), where=sk.y > level)
-    sk.paint(sk.ellipse(0, neck_top - 0.04, neck_w * 0.9, 0.05, 4), sk.ink(_WOOD))
-    sk.dot(r * 0.45, cy - r * 0.2, sk.ink(_GLINT, False))
+    sk.paint(sk.ellipse(0, neck_top - 0.04, neck_w * 0.9, 0.05, 4), sk.ink(WOOD))
+    sk.dot(r * 0.45, cy - r * 0.2, sk.ink(GLINT, False))
 
 
-def _chest(sk: _Sketch, pal: _Palette, keys: set[str]) -> None:
+def draw_chest(sk: Sketch, pal: Palette, keys: set[str]) -> None:
     rng = sk.rng
     w, seam = rng.uniform(0.38, 0.45), rng.uniform(0.44, 0.5)
     top, bottom = seam - rng.uniform(0.16, 0.22), rng.uniform(0.82, 0.88)
-    wood_colour = pal.main_or(_WOOD)
-    wood, metal = sk.ink(wood_colour), sk.ink(pal.accent or _GOLD)
+    wood_colour = pal.main_or(WOOD)
+    wood, metal = sk.ink(wood_colour), sk.ink(pal.accent or GOLD)
     sk.paint(sk.ellipse(0, (seam + bottom) / 2, w, (bottom - seam) / 2, 10), wood)
     sk.paint(sk.ellipse(0, seam, w, seam - top, rng.choice((2.5, 4.0, 10.0))), wood, where=sk.y < seam)
     sk.paint(sk.ellipse(w * rng.uniform(0.55, 0.75), 0.5, 0.035, 0.5, 8), metal, where=sk.labels > 0)  # bands
-    sk.paint(sk.ellipse(0, seam, 1, 0.025, 8), sk.ink(_ramp(wood_colour)[0], False), where=sk.labels > 0)
+    sk.paint(sk.ellipse(0, seam, 1, 0.025, 8), sk.ink(shade_ramp(wood_colour)[0], False), where=sk.labels > 0)
     sk.paint(sk.ellipse(0, seam + 0.03, 0.06, 0.06, 3), metal)  # the lock, and its keyhole
-    sk.dot(0.5 * sk.cell, seam + 0.04, sk.ink(_INK_DARK, False))
+    sk.dot(0.5 * sk.cell, seam + 0.04, sk.ink(INK_DARK, False))
 
 
-def _coin(sk: _Sketch, pal: _Palette, keys: set[str]) -> None:
+def draw_coin(sk: Sketch, pal: Palette, keys: set[str]) -> None:
     rng = sk.rng
-    metal = pal.main_or(_GOLD)
+    metal = pal.main_or(GOLD)
     r = rng.uniform(0.34, 0.42)
     sk.paint(sk.ellipse(0, 0.5, r, r), sk.ink(metal))
-    sk.paint(sk.ellipse(0, 0.5, r * 0.7, r * 0.7), sk.ink(_ramp(metal)[1], False))
+    sk.paint(sk.ellipse(0, 0.5, r * 0.7, r * 0.7), sk.ink(shade_ramp(metal)[1], False))
     sk.paint(sk.ellipse(0, 0.5, r * 0.7 - sk.cell, r * 0.7 - sk.cell), sk.ink(metal))
-    sk.paint(sk.ellipse(0, 0.5, 0.04, r * 0.4, 4), sk.ink(_ramp(metal)[3], False))
+    sk.paint(sk.ellipse(0, 0.5, 0.04, r * 0.4, 4), sk.ink(shade_ramp(metal)[3], False))
 
 
-def _gem(sk: _Sketch, pal: _Palette, keys: set[str]) -> None:
+def draw_gem(sk: Sketch, pal: Palette, keys: set[str]) -> None:
     rng = sk.rng
     rx, ry = rng.uniform(0.26, 0.36), rng.uniform(0.34, 0.42)
     sk.paint(sk.ellipse(0, 0.52, rx, ry, rng.choice((1.0, 1.3))), sk.ink(pal.main))
-    sk.paint(sk.ellipse(0, 0.52 - ry * 0.35, rx * 0.5, ry * 0.3, 1.0), sk.ink(_ramp(pal.main)[3], False))  # table facet
+    sk.paint(sk.ellipse(0, 0.52 - ry * 0.35, rx * 0.5, ry * 0.3, 1.0), sk.ink(shade_ramp(pal.main)[3], False))  # table facet
 
 
-def _shield(sk: _Sketch, pal: _Palette, keys: set[str]) -> None:
+def draw_shield(sk: Sketch, pal: Palette, keys: set[str]) -> None:
     """A heater shield: a metal rim, a coloured face, a cross or a boss."""
     rng = sk.rng
     w, shoulder = rng.uniform(0.34, 0.42), rng.uniform(0.42, 0.52)
-    rim = sk.ink(pal.accent or (_GOLD if pal.main == _SILVER else _SILVER))
+    rim = sk.ink(pal.accent or (GOLD if pal.main == SILVER else SILVER))
     face = sk.ink(pal.main)
     inset = 1.5 * sk.cell
     for ink, pad in ((rim, 0.0), (face, inset)):

@@ -6,13 +6,13 @@ import random
 
 import numpy as np
 
-from .colour import Colour, _ramp
+from .colour import Colour, shade_ramp
 
 _RIM_GRID = 20  # below this an inner rim would leave too little colour; make_sprite can outline instead
-_DRAFT_VIEW = (0.5, 1.5)  # centre y and span: wide enough for ears and horns above the unit square
+DRAFT_VIEW = (0.5, 1.5)  # centre y and span: wide enough for ears and horns above the unit square
 
 
-class _Sketch:
+class Sketch:
     """A mirrored drawing on a grid of inks. Shape methods return fields, <= 1 inside the shape."""
 
     def __init__(self, grid: int, rng: random.Random, view: tuple[float, float]) -> None:
@@ -85,7 +85,7 @@ class _Sketch:
             if not shaded:
                 out[mask] = (*colour, 255)
                 continue
-            ramp = _ramp(colour)
+            ramp = shade_ramp(colour)
             # Light falls on the part as if whatever was painted over it were not there.
             body = mask | (self.strokes > self.strokes[mask].min())
             level = np.full(mask.shape, 2)
@@ -114,7 +114,7 @@ class _Sketch:
         """The view (centre y, span) that frames what is drawn, with half a cell to spare."""
         rows, cols = np.flatnonzero(self.labels.any(axis=1)), np.flatnonzero(self.labels.any(axis=0))
         if not rows.size:
-            return _DRAFT_VIEW
+            return DRAFT_VIEW
         height = (rows[-1] - rows[0] + 1) * self.cell
         width = (cols[-1] - cols[0] + 1) * self.cell
         centre_y = self.top + ((rows[0] + rows[-1]) / 2 + 0.5 - self.margin) * self.cell

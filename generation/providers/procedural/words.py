@@ -4,7 +4,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from .colour import Colour, _hsv
+from .colour import Colour, hsv
 
 _COLOUR_WORDS: dict[str, Colour] = {
     "red": (206, 46, 46), "crimson": (168, 24, 58), "orange": (238, 128, 36), "yellow": (240, 206, 52),
@@ -27,11 +27,11 @@ _THEME_COLOURS: dict[str, Colour] = {
     "emerald": (40, 180, 100), "sapphire": (40, 84, 206), "amethyst": (150, 80, 206), "diamond": (200, 236, 250),
 }
 # What things are made of when the prompt names no colour, and the inks for eyes and glints.
-_GOLD, _SILVER, _STEEL = _COLOUR_WORDS["gold"], _COLOUR_WORDS["silver"], _THEME_COLOURS["steel"]
-_WOOD, _BONE, _CREAM = (128, 84, 48), (232, 222, 196), (255, 246, 226)
-_INK_DARK, _GLINT = (34, 28, 44), (250, 250, 250)
+GOLD, SILVER, STEEL = _COLOUR_WORDS["gold"], _COLOUR_WORDS["silver"], _THEME_COLOURS["steel"]
+WOOD, BONE, CREAM = (128, 84, 48), (232, 222, 196), (255, 246, 226)
+INK_DARK, GLINT = (34, 28, 44), (250, 250, 250)
 
-_TRAITS: dict[str, str] = {
+TRAITS: dict[str, str] = {
     "dragon": "horns wings muzzle", "wyvern": "wings crest muzzle", "demon": "horns wings glow",
     "devil": "horns glow", "imp": "horns wings", "bat": "wings ears", "bird": "wings", "owl": "wings ears",
     "angel": "humanoid wings", "fairy": "humanoid wings", "fox": "ears muzzle", "cat": "ears", "wolf": "ears muzzle",
@@ -45,11 +45,11 @@ _TRAITS: dict[str, str] = {
     "wisp": "floating glow", "phantom": "floating glow",
 }
 # Features a creature may get by chance when its words suggest none.
-_CHANCE_TRAITS = ("ears", "round_ears", "horns", "antenna", "wings", "crest")
+CHANCE_TRAITS = ("ears", "round_ears", "horns", "antenna", "wings", "crest")
 
 
 @dataclass(frozen=True)
-class _Palette:
+class Palette:
     main: Colour
     accent: Colour | None  # a second colour word, if the prompt has one
     named: bool  # main comes from the prompt's words, not from its hash
@@ -59,10 +59,10 @@ class _Palette:
         return self.main if self.named else default
 
 
-def _palette(words: list[str], rng: random.Random) -> _Palette:
+def palette_for(words: list[str], rng: random.Random) -> Palette:
     named = [_COLOUR_WORDS[w] for w in words if w in _COLOUR_WORDS]
     themed = [_THEME_COLOURS[w] for w in words if w in _THEME_COLOURS]
     picks = list(dict.fromkeys(named + themed))
     if not picks:
-        return _Palette(_hsv(rng.random(), rng.uniform(0.45, 0.75), rng.uniform(0.65, 0.88)), None, named=False)
-    return _Palette(picks[0], picks[1] if len(picks) > 1 else None, named=True)
+        return Palette(hsv(rng.random(), rng.uniform(0.45, 0.75), rng.uniform(0.65, 0.88)), None, named=False)
+    return Palette(picks[0], picks[1] if len(picks) > 1 else None, named=True)
