@@ -156,3 +156,22 @@ class GenerationAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.number} {self.model} {self.outcome}"
+
+
+class ModelRateLimit(models.Model):
+    """A model's known request limit, recorded by an admin. The pacer uses it instead of
+    learning the limit from the provider's headers; without a row, it learns."""
+
+    model = models.CharField(max_length=200, unique=True, help_text="A LiteLLM model string, e.g. openai/gpt-image-2.")
+    requests_per_minute = models.PositiveIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(1_000_000)],
+        help_text="The provider's limit for this model, requests per minute (1-1,000,000).",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["model"]
+        verbose_name = "model rate limit"
+
+    def __str__(self) -> str:
+        return f"{self.model}: {self.requests_per_minute}/min"

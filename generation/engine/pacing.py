@@ -1,0 +1,48 @@
+"""The process's pacer, and what the generation loop and the admin ask of it."""
+import functools
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from .. import providers
+from ..models import ModelRateLimit
+from .pacer import Pacer, State, key_for
+
+
+@functools.cache
+def shared_pacer() -> Pacer:
+    """One per process: in Redis when REDIS_URL is set (shared by every worker and host)."""
+    return Pacer(settings.REDIS_URL)
+
+
+def pacer_key(model: str) -> str:
+    """The model and a fingerprint of the credentials and base URL its calls go out with."""
+    params = providers.model_params(model, {})
+    return key_for(model, api_key=params.get("api_key", ""), api_base=params.get("api_base", ""))
+
+
+def paced(model: str) -> bool:
+    """The built-in offline model has no quota to share."""
+    return not providers.is_offline(model)
+
+
+def admin_limits(models) -> dict[str, int]:
+    """The admin's requests per minute for each of `models` that has one (one query)."""
+    return dict(ModelRateLimit.objects.filter(model__in=list(models)).values_list("model", "requests_per_minute"))
+
+
+@dataclass(frozen=True)
+class ModelPacing:
+    """One row of the admin's pacer table."""
+
+    model: str
+    state: State
+
+
+def model_states(models, *, pacer: Pacer | None = None) -> list[ModelPacing]:
+    """The pacer state of each model, for the admin's settings page: limit and its source
+    (admin or learned), remaining in the current window, paused until, and the last 429
+    (wall-clock epoch seconds; None when unknown)."""
+    pacer = pacer or shared_pacer()
+    limits = admin_limits(models)
+    return [ModelPacing(model=m, state=pacer.state(pacer_key(m), rpm=limits.get(m))) for m in models if paced(m)]
