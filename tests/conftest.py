@@ -1,9 +1,15 @@
+import uuid
+
 import pytest
+from redis.exceptions import RedisError
+from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
-from generation.models import ApiToken, GenerationSettings
+from generation.engine import pacing
 from generation.engine.generator import generator
+from generation.engine.pacer import Pacer
+from generation.models import ApiToken, GenerationSettings
 from tests.upstream import FakeOpenAI
 
 
@@ -50,11 +56,29 @@ class Timeline:
         self.now += seconds
 
 
+@pytest.fixture(autouse=True)
+def pacer(monkeypatch):
+    """A fresh shared pacer for each test, in Redis (its own key prefix) when REDIS_URL is set."""
+    prefix = f"test-{uuid.uuid4().hex}:"
+    fresh = Pacer(django_settings.REDIS_URL, prefix=prefix)
+    monkeypatch.setattr(pacing, "shared_pacer", lambda: fresh)
+    yield fresh
+    if fresh.remote is not None:
+        try:
+            for key in fresh.remote.client.scan_iter(f"{prefix}*"):
+                fresh.remote.client.delete(key)
+        except RedisError:
+            pass  # a test that stopped Redis
+
+
 @pytest.fixture
-def timeline(monkeypatch) -> Timeline:
-    """The generator's sleep records its delays and moves the fake clock instead of waiting."""
+def timeline(monkeypatch, pacer) -> Timeline:
+    """The generator's clock and sleep, and the pacer's clock, on one fake timeline that moves
+    only when the generator sleeps."""
     line = Timeline()
     monkeypatch.setattr(generator, "sleep", line.sleep)
+    monkeypatch.setattr(generator, "clock", line.clock)
+    pacer.timer = line.clock
     return line
 
 

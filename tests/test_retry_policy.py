@@ -1,14 +1,9 @@
 """The pure retry rules, exhaustively and without sleeping."""
-from datetime import datetime, timedelta, timezone
-
-import httpx
 import pytest
 
 from generation.engine import policy
 from generation.error_codes import status_of
-from generation.engine.policy import Action, Outcome
-
-NOW = datetime(2026, 11, 28, 12, 0, 0, tzinfo=timezone.utc)
+from generation.engine.policy import Action, Decision, Outcome, Step
 
 
 @pytest.mark.parametrize(
@@ -67,38 +62,6 @@ def test_a_hint_lengthens_the_wait_and_never_shortens_it():
 
 
 @pytest.mark.parametrize(
-    ("text", "seconds"),
-    [("12ms", 0.012), ("6s", 6), ("1m30s", 90), ("1m0.5s", 60.5), ("59.8s", 59.8), ("2h3m", 7380), ("0s", 0)],
-)
-def test_it_parses_openai_reset_durations(text, seconds):
-    assert policy.parse_duration(text) == pytest.approx(seconds)
-
-
-@pytest.mark.parametrize("text", ["", "soon", "12", "1x", "s5", "1m30"])
-def test_it_ignores_unparseable_durations(text):
-    assert policy.parse_duration(text) is None
-
-
-@pytest.mark.parametrize(
-    ("headers", "hint"),
-    [
-        ({"retry-after-ms": "1500", "retry-after": "9"}, 1.5),
-        ({"retry-after": "9"}, 9.0),
-        ({"Retry-After": "3"}, 3.0),
-        ({"retry-after": (NOW + timedelta(seconds=20)).strftime("%a, %d %b %Y %H:%M:%S GMT")}, 20.0),
-        ({"retry-after": (NOW - timedelta(seconds=20)).strftime("%a, %d %b %Y %H:%M:%S GMT")}, 0.0),
-        ({"x-ratelimit-reset-requests": "1m30s"}, 90.0),
-        ({"retry-after": "garbage", "x-ratelimit-reset-requests": "6s"}, 6.0),
-        ({"retry-after-ms": "x", "retry-after": "2"}, 2.0),
-        ({"x-ratelimit-remaining-requests": "0"}, None),
-        ({}, None),
-    ],
-)
-def test_it_reads_the_upstreams_hint(headers, hint):
-    assert policy.rate_limit_hint(httpx.Headers(headers), now=NOW) == hint
-
-
-@pytest.mark.parametrize(
     ("last_outcomes", "answer"),
     [
         ([Outcome.RATE_LIMITED], (429, "rate_limit_exceeded")),
@@ -118,3 +81,72 @@ def test_it_answers_by_the_last_outcome_of_each_model(last_outcomes, answer):
 
 def test_retry_after_is_whole_seconds_at_least_one():
     assert [policy.retry_after_seconds(w) for w in (None, 0, 0.2, 1.0, 11.2)] == [None, 1, 1, 1, 12]
+
+
+# -- what to do after an attempt, and before one --------------------------------------
+
+RL, SE, TO, QE, CP = Outcome.RATE_LIMITED, Outcome.SERVER_ERROR, Outcome.TIMEOUT, Outcome.QUOTA_EXHAUSTED, \
+    Outcome.CONTENT_POLICY
+CALL, NEXT, STOP, REJECT = Step.CALL, Step.NEXT_MODEL, Step.STOP, Step.REJECT
+
+
+@pytest.mark.parametrize(
+    ("outcome", "retry", "hint", "wait_left", "time_left", "more", "expected"),
+    [
+        # retry on the backoff (rand 0.5 of cap 1 * 2**retry), or on the hint when it is longer
+        (SE, 0, None, 30, 180, False, Decision(CALL, delay=0.5)),
+        (SE, 2, None, 30, 180, False, Decision(CALL, delay=2.0)),
+        (RL, 0, 12.0, 30, 180, False, Decision(CALL, delay=12.0)),
+        (RL, 1, 0.2, 30, 180, True, Decision(CALL, delay=1.0)),
+        (TO, 0, None, 30, 180, False, Decision(CALL, delay=0.5)),
+        # out of retries: the next model, else stop; a rate limit says when it would pass
+        (SE, 3, None, 30, 180, True, Decision(NEXT)),
+        (SE, 3, None, 30, 180, False, Decision(STOP)),
+        (RL, 3, None, 30, 180, True, Decision(NEXT, retry_after=8.0)),
+        (RL, 3, 20.0, 30, 180, False, Decision(REJECT, retry_after=20.0)),
+        # a wait beyond the wait budget is not started
+        (RL, 0, 40.0, 30, 180, True, Decision(NEXT, retry_after=40.0)),
+        (RL, 0, 40.0, 30, 180, False, Decision(REJECT, retry_after=40.0)),
+        (SE, 2, None, 1.5, 180, False, Decision(STOP)),
+        # nor a wait that leaves less than a call's worth of the total
+        (SE, 0, None, 30, 1.2, False, Decision(STOP)),
+        (SE, 0, None, 30, 1.5, False, Decision(CALL, delay=0.5)),
+        (RL, 0, 5.0, 30, 5.5, False, Decision(REJECT, retry_after=5.0)),
+        # what waiting cannot cure
+        (QE, 0, None, 30, 180, True, Decision(NEXT)),
+        (QE, 0, None, 30, 180, False, Decision(STOP)),
+        (CP, 0, None, 30, 180, True, Decision(STOP)),
+    ],
+)
+def test_next_step_after_an_attempt(outcome, retry, hint, wait_left, time_left, more, expected):
+    decision = policy.next_step(outcome=outcome, retry=retry, max_retries=3, retry_delay=1.0, hint=hint, rand=0.5,
+                                wait_left=wait_left, time_left=time_left, more_models=more)
+
+    assert decision == expected
+
+
+@pytest.mark.parametrize(
+    ("slot_wait", "wait_left", "time_left", "more", "expected"),
+    [
+        (0.0, 30, 180, False, Decision(CALL, delay=0.0)),
+        (24.5, 30, 180, False, Decision(CALL, delay=24.5)),
+        (30.0, 30, 180, False, Decision(CALL, delay=30.0)),
+        (36.75, 30, 180, True, Decision(NEXT, retry_after=36.75)),
+        (36.75, 30, 180, False, Decision(REJECT, retry_after=36.75, at_admission=True)),
+        (10.0, 30, 10.5, False, Decision(REJECT, retry_after=10.0, at_admission=True)),  # no time left to call
+        (0.0, 30, 0.5, False, Decision(REJECT, retry_after=0.0, at_admission=True)),
+    ],
+)
+def test_admission_before_a_call(slot_wait, wait_left, time_left, more, expected):
+    assert policy.admission(slot_wait, wait_left=wait_left, time_left=time_left, more_models=more) == expected
+
+
+@pytest.mark.parametrize(("seconds", "ms"), [(None, None), (0.0123, 12), (1e309, None), (float("nan"), None),
+                                            (-1.0, 0), (10**12, 86_400_000)])
+def test_stored_milliseconds_never_overflow_a_row(seconds, ms):
+    assert policy.clamp_ms(seconds) == ms
+
+
+@pytest.mark.parametrize(("wait", "header"), [(0.2, 1), (36.01, 37), (1e12, 86400), (float("inf"), 86400)])
+def test_retry_after_is_bounded_whole_seconds(wait, header):
+    assert policy.retry_after_seconds(wait) == header

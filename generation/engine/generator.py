@@ -1,31 +1,69 @@
-"""Generating one sprite: the attempt loop over models, retries and the wait budget.
+"""Generating one sprite: the attempt loop over models, the shared pacer and the budgets.
 
 The generation row exists before work starts (a crash leaves evidence) and is
-completed at the end; one attempt row per upstream call. Pure decisions live
-in `policy`; what to send each model and the call itself in `providers`.
+completed at the end; one attempt row per upstream call. Every decision is a
+pure function in `policy` (`admission` before a call, `next_step` after one);
+what to send each model and the call itself are in `providers`; the quota
+shared with every other worker is in `pacing`.
+
+Budgets (CONTRACT.md §2): waits (backoff and pacer slots) stay within
+MAX_WAIT, the whole request within TOTAL_TIMEOUT; each call's timeout is cut to
+what remains. No database connection is held across a wait or an upstream call
+(docs/CAPACITY.md), so hundreds of requests in flight need only a few.
 """
 import logging
 import random
 import time
+from dataclasses import dataclass
 
+from django.db import connection
 from django.utils import timezone
 
-from . import policy
+from . import pacing, policy
 from .. import providers
 from ..config import EffectiveSettings, effective_settings
 from ..error_codes import message_of
 from ..models import GenerationAttempt, GenerationRequest
 from ..sprites import make_sprite, png_bytes
 from ..styles import STYLES
+from .hints import wait_hint
+from .pacer import Slot
+from .policy import Decision, Step
 from .spec import SpriteSpec, spec_of
 
 logger = logging.getLogger("generation")
 Outcome = GenerationAttempt.Outcome
 Status = GenerationRequest.Status
 
+DEFAULT_TOTAL_TIMEOUT = 180.0  # SPRITE_LITELLM_TOTAL_TIMEOUT's default, until the setting reaches main
+PROBE_POLL = 0.25  # seconds between looks at the pacer while another call learns a model's quota
+NO_ANSWER = {Outcome.TIMEOUT, Outcome.CONNECTION_ERROR}
+
 
 def _log(level: int, event: str, row: GenerationRequest, **fields) -> None:
     logger.log(level, event, extra={"event": event, "request_id": str(row.id), **fields})
+
+
+def release_db_connection() -> None:
+    """Hand the connection back before a wait or an upstream call; the next query opens one.
+
+    Inside a transaction (tests wrap each one in a transaction) the connection must stay.
+    """
+    if not connection.in_atomic_block:
+        connection.close()
+
+
+@dataclass
+class Budgets:
+    """One request's running totals, on the generator's clock."""
+
+    max_wait: float
+    deadline: float
+    waited: float = 0.0
+    waited_at_last_call: float = 0.0
+
+    def wait_left(self) -> float:
+        return max(self.max_wait - self.waited, 0.0)
 
 
 class Generator:
@@ -45,14 +83,14 @@ class Generator:
         row.model_requested = config.model
         row.save(update_fields=["status", "model_requested"])
         try:
-            self._attempt_models(row, spec, config)
+            self._attempt_models(row, spec, config, started)
         except BaseException:
             row.status, row.error_code = Status.FAILED, "internal_error"
             row.error_message = message_of("internal_error")
             logger.exception("generation_crashed", extra={"event": "generation_crashed", "request_id": str(row.id)})
             raise
         finally:
-            row.latency_ms = round((self.clock() - started) * 1000)
+            row.latency_ms = policy.clamp_ms(self.clock() - started)
             row.finished_at = self.now()
             row.save()
         if row.status == Status.SUCCEEDED:
@@ -63,93 +101,152 @@ class Generator:
                  error_code=row.error_code, attempts=row.attempts, latency_ms=row.latency_ms)
         return row
 
-    def _attempt_models(self, row: GenerationRequest, spec: SpriteSpec, config: EffectiveSettings) -> None:
-        budget = config.max_wait if spec.max_wait is None else min(config.max_wait, spec.max_wait)
+    def _attempt_models(self, row: GenerationRequest, spec: SpriteSpec, config: EffectiveSettings,
+                        started: float) -> None:
+        total = getattr(config, "total_timeout", DEFAULT_TOTAL_TIMEOUT)
+        if getattr(spec, "timeout", None) is not None:
+            total = min(total, spec.timeout)
+        budgets = Budgets(max_wait=config.max_wait if spec.max_wait is None else min(config.max_wait, spec.max_wait),
+                          deadline=started + total)
         max_retries = config.max_retries if config.enabled else 0
-        waited = 0.0
-        wait_before = 0.0
-        needed_wait = 0.0  # what a client should wait before trying again, after a rate limit
-        last_outcomes: dict[str, str] = {}
+        limits = pacing.admin_limits(config.models) if config.enabled else {}
+        outcomes: dict[str, str] = {}  # the last outcome of each model tried (admission refusals included)
+        soonest: float | None = None  # the earliest a client could come back, after rate limits
+        decision, last_reply, called = Decision(Step.STOP), None, set()
         style = STYLES[spec.style]
 
         for index, model in enumerate(config.models):
+            more = index < len(config.models) - 1
             if index:
                 row.fallback_used = True
                 _log(logging.WARNING, "fallback_used", row, model=model, previous_model=config.models[index - 1],
-                     reason=last_outcomes[config.models[index - 1]])
-            for retry in range(max_retries + 1):
-                row.attempts += 1
-                row.model_used = model
-                failure, image, hint = self._call(row, model, spec, style, config, wait_before)
-                wait_before = 0.0
-                if failure is None:
-                    row.image_png = png_bytes(make_sprite(
-                        image, size=spec.size, colors=spec.colors, transparent=spec.transparent, outline=spec.outline))
+                     reason=outcomes[config.models[index - 1]])
+            request = providers.request_for(model, prompt=spec.prompt, size=spec.size, seed=spec.seed,
+                                            transparent=spec.transparent, style=style)
+            key = pacing.key_of(request) if config.enabled and pacing.paced(model) else None
+            retry = 0
+            while True:
+                slot, decision = self._admit(row, model, key, limits.get(model), budgets, config, more)
+                if decision.step is not Step.CALL:
+                    # Not called: a slot beyond the budgets is a rate limit; no time left is a timeout.
+                    outcomes[model] = Outcome.RATE_LIMITED if decision.retry_after is not None else \
+                        outcomes.get(model, Outcome.TIMEOUT)
+                    break
+                reply, hint = self._call(row, model, request, key, slot, budgets, config)
+                last_reply = reply
+                called.add(model)
+                if reply.ok:
+                    row.image_png = png_bytes(make_sprite(reply.image, size=spec.size, colors=spec.colors,
+                                                          transparent=spec.transparent, outline=spec.outline))
                     row.status, row.error_code, row.error_message = Status.SUCCEEDED, "", ""
-                    row.retries = row.attempts - index - 1
-                    row.wait_ms = round(waited * 1000)
+                    self._totals(row, budgets, called)
                     return
-                last_outcomes[model] = failure.outcome
-                action = policy.action_for(failure.outcome)
-                if action is policy.Action.STOP:
-                    if failure.outcome == Outcome.BAD_REQUEST:
-                        # Our row was wrong, not the provider: someone must look.
+                outcomes[model] = reply.outcome
+                decision = policy.next_step(
+                    outcome=reply.outcome, retry=retry, max_retries=max_retries, retry_delay=config.retry_delay,
+                    hint=hint, rand=self.rand(), wait_left=budgets.wait_left(),
+                    time_left=budgets.deadline - self.clock(), more_models=more)
+                if key and reply.outcome == Outcome.RATE_LIMITED:
+                    # Everyone holds off until the hint passes; without one, for as long as we back off.
+                    pause = hint if hint is not None else decision.delay or decision.retry_after or 0.0
+                    pacing.shared_pacer().pause(key, until=pacing.shared_pacer().timer() + pause)
+                if decision.step is not Step.CALL:
+                    if reply.outcome == Outcome.BAD_REQUEST:
+                        # Our request was wrong, not the provider: someone must look.
                         logger.error("upstream_rejected_request", extra={
                             "event": "upstream_rejected_request", "request_id": str(row.id), "model": model,
-                            "http_status": failure.http_status, "error_code": failure.code, "detail": failure.message})
-                    self._fail(row, policy.final_error([failure.outcome]), failure.message, index, waited)
-                    return
-                delay = None
-                if action is policy.Action.RETRY and retry < max_retries:
-                    delay = policy.backoff_delay(retry, config.retry_delay, hint=hint, rand=self.rand())
-                    if waited + delay > budget:
-                        delay = None  # sleeping past the budget would hang the plugin: move on now
-                if delay is None:
-                    if failure.outcome == Outcome.RATE_LIMITED:
-                        needed_wait = hint if hint is not None else policy.backoff_cap(retry, config.retry_delay)
+                            "http_status": reply.http_status, "error_code": reply.code, "detail": reply.message})
                     break
-                event = "rate_limited_retrying" if failure.outcome == Outcome.RATE_LIMITED else "upstream_failed_retrying"
-                _log(logging.WARNING, event, row, model=model, attempt=row.attempts, outcome=failure.outcome,
-                     delay=f"{delay:.3f}", hint=hint)
-                self.sleep(delay)
-                waited += delay
-                wait_before = delay
+                event = "rate_limited_retrying" if reply.outcome == Outcome.RATE_LIMITED else "upstream_failed_retrying"
+                _log(logging.WARNING, event, row, model=model, attempt=row.attempts, outcome=reply.outcome,
+                     delay=f"{decision.delay:.3f}", hint=hint)
+                self._wait(decision.delay, budgets)
+                retry += 1
+            if decision.retry_after is not None:
+                soonest = decision.retry_after if soonest is None else min(soonest, decision.retry_after)
+            if decision.step is Step.STOP:
+                break
+        detail = last_reply.message if last_reply is not None and decision.step is Step.STOP else ""
+        self._fail(row, outcomes, decision, soonest, budgets, called, detail=detail)
 
-        code = policy.final_error(last_outcomes.values())
-        if code == "rate_limit_exceeded":
-            row.retry_after = policy.retry_after_seconds(needed_wait)
-            _log(logging.WARNING, "rate_limit_exceeded", row, model=row.model_used, attempts=row.attempts,
-                 retry_after=row.retry_after)
-        self._fail(row, code, "", len(config.models) - 1, waited)
+    def _admit(self, row, model, key, rpm, budgets, config, more) -> tuple[Slot | None, Decision]:
+        """Book this model's next call with the pacer, within the budgets, or decide not to call it."""
+        if budgets.deadline - self.clock() < policy.MIN_CALL:  # no time left for any call
+            return None, Decision(Step.STOP)
+        if key is None:
+            return None, Decision(Step.CALL)
+        pacer = pacing.shared_pacer()
+        while True:
+            wait_left, time_left = budgets.wait_left(), budgets.deadline - self.clock()
+            horizon = max(0.0, min(wait_left, time_left - policy.MIN_CALL))
+            now = pacer.timer()
+            got = pacer.acquire(key, deadline=now + horizon, rpm=rpm, lease=max(min(config.timeout, time_left), 1.0))
+            if isinstance(got, Slot):
+                wait = max(got.at - now, 0.0)
+                if not wait:
+                    return got, Decision(Step.CALL)
+                _log(logging.INFO, "pacer_wait", row, model=model, seconds=f"{wait:.3f}")
+                self._wait(wait, budgets)
+                if pacer.paused_until(key) <= pacer.timer():
+                    return got, Decision(Step.CALL, delay=wait)
+                pacer.release(key, got)  # a 429 paused the model while we waited: book again
+                continue
+            if got.reason == "probe" and policy.fits(PROBE_POLL, wait_left=wait_left, time_left=time_left):
+                self._wait(min(PROBE_POLL, got.seconds), budgets)
+                continue
+            decision = policy.admission(got.seconds, wait_left=wait_left, time_left=time_left, more_models=more)
+            if decision.step is Step.REJECT:
+                _log(logging.WARNING, "admission_rejected", row, model=model, reason=got.reason,
+                     retry_after=policy.retry_after_seconds(got.seconds))
+            return None, decision
 
-    def _call(self, row, model, spec, style, config, wait_before):
-        upstream_request = providers.request_for(model, prompt=spec.prompt, size=spec.size, seed=spec.seed,
-                                                 transparent=spec.transparent, style=style)
-        started_at, t0 = self.now(), self.clock()
-        failure, image, headers = None, None, None
-        try:
-            image = self.call_model(upstream_request, timeout=config.timeout)
-        except providers.UpstreamFailure as exc:
-            failure, headers = exc, exc.headers
+    def _wait(self, seconds: float, budgets: Budgets) -> None:
+        if seconds <= 0:
+            return
+        release_db_connection()
+        self.sleep(seconds)
+        budgets.waited += seconds
+
+    def _call(self, row, model, request, key, slot, budgets, config):
+        """One upstream call, its attempt row, and what the pacer learns from it: (reply, wait hint)."""
+        row.attempts += 1
+        row.model_used = model
+        timeout = min(config.timeout, max(budgets.deadline - self.clock(), 0.1))
+        pacer = pacing.shared_pacer() if key else None
+        started_at, t0, sent = self.now(), self.clock(), pacer.timer() if pacer else 0.0
+        release_db_connection()
+        reply = self.call_model(request, timeout=timeout)
         duration = self.clock() - t0
-        hint = policy.rate_limit_hint(headers, now=self.now()) if failure else None
+        hint = wait_hint(reply.headers, status=reply.http_status, now=self.now())
+        if pacer:
+            answered = reply.outcome not in NO_ANSWER
+            pacer.observe(key, reply.headers, status=reply.http_status if answered else None, slot=slot, sent_at=sent)
         GenerationAttempt.objects.create(
-            request=row, number=row.attempts, started_at=started_at, model=model,
-            outcome=failure.outcome if failure else Outcome.SUCCEEDED,
-            http_status=failure.http_status if failure else 200, error_code=failure.code[:60] if failure else "",
-            duration_ms=round(duration * 1000), wait_before_ms=round(wait_before * 1000),
-            hint_ms=None if hint is None else round(hint * 1000),
+            request=row, number=row.attempts, started_at=started_at, model=model, outcome=reply.outcome,
+            http_status=reply.http_status, error_code=reply.code[:60], duration_ms=policy.clamp_ms(duration),
+            wait_before_ms=policy.clamp_ms(budgets.waited - budgets.waited_at_last_call), hint_ms=policy.clamp_ms(hint),
         )
-        return failure, image, hint
+        budgets.waited_at_last_call = budgets.waited
+        return reply, hint
 
     @staticmethod
-    def _fail(row, code: str, detail: str, last_index: int, waited: float) -> None:
+    def _totals(row: GenerationRequest, budgets: Budgets, called: set[str]) -> None:
+        """`retries` in one place: every attempt after the first on each model called."""
+        row.retries = max(row.attempts - len(called), 0)
+        row.wait_ms = policy.clamp_ms(budgets.waited)
+
+    def _fail(self, row, outcomes, decision, soonest, budgets, called, *, detail: str) -> None:
+        code = policy.final_error(outcomes.values()) if outcomes else "upstream_timeout"
         row.status, row.error_code = Status.FAILED, code
         # The provider's reason helps the user rephrase a refused prompt; other details are ours to read.
         said = f" Provider said: {detail}" if detail and code == "content_policy_violation" else ""
         row.error_message = message_of(code) + said
-        row.retries = max(row.attempts - last_index - 1, 0)
-        row.wait_ms = round(waited * 1000)
+        if code == "rate_limit_exceeded":
+            row.retry_after = policy.retry_after_seconds(soonest if soonest is not None else 1.0)
+            if not decision.at_admission:  # else admission_rejected said it
+                _log(logging.WARNING, "rate_limit_exceeded", row, model=row.model_used, attempts=row.attempts,
+                     retry_after=row.retry_after)
+        self._totals(row, budgets, called)
 
 
 generator = Generator()

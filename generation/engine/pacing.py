@@ -6,6 +6,7 @@ from django.conf import settings
 
 from .. import providers
 from ..models import ModelRateLimit
+from ..styles import DEFAULT_STYLE, STYLES
 from .pacer import Pacer, State, key_for
 
 
@@ -15,15 +16,21 @@ def shared_pacer() -> Pacer:
     return Pacer(settings.REDIS_URL)
 
 
-def pacer_key(model: str) -> str:
+def key_of(request: providers.ModelRequest) -> str:
     """The model and a fingerprint of the credentials and base URL its calls go out with."""
-    params = providers.model_params(model, {})
-    return key_for(model, api_key=params.get("api_key", ""), api_base=params.get("api_base", ""))
+    params = request.params
+    return key_for(request.model, api_key=str(params.get("api_key", "")), api_base=str(params.get("api_base", "")))
+
+
+def pacer_key(model: str) -> str:
+    """`key_of` a call to `model` (for the admin, which has no request at hand)."""
+    return key_of(providers.request_for(model, prompt="", size=64, seed=None, transparent=False,
+                                        style=STYLES[DEFAULT_STYLE]))
 
 
 def paced(model: str) -> bool:
     """The built-in offline model has no quota to share."""
-    return not providers.is_offline(model)
+    return providers.provider_of(model) != providers.OFFLINE_PROVIDER
 
 
 def admin_limits(models) -> dict[str, int]:

@@ -5,12 +5,11 @@ so every rule here is tested exhaustively without sleeping.
 """
 import enum
 import math
-import re
-from collections.abc import Iterable, Mapping
-from datetime import datetime
-from email.utils import parsedate_to_datetime
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 
 from ..models import GenerationAttempt
+from .hints import MAX_HINT
 
 Outcome = GenerationAttempt.Outcome
 
@@ -68,53 +67,6 @@ def worst_case_wait(*, max_retries: int, retry_delay: float, models: int, max_wa
     return per_model, min(per_model * models, max_wait)
 
 
-_DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)(ms|h|m|s))")
-
-
-def parse_duration(text: str) -> float | None:
-    """OpenAI's reset format: '12ms', '6s', '1m30s', '1m0.5s', '2h3m' -> seconds."""
-    text = text.strip()
-    parts = _DURATION.findall(text)
-    if not parts or "".join(n + u for n, u in parts) != text:
-        return None
-    scale = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
-    return sum(float(n) * scale[u] for n, u in parts)
-
-
-def _retry_after(value: str, now: datetime) -> float | None:
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        return None
-    return max((when - now).total_seconds(), 0.0)
-
-
-def rate_limit_hint(headers: Mapping[str, str] | None, *, now: datetime) -> float | None:
-    """Seconds the upstream asks us to wait, most precise header first.
-
-    `headers` must be case-insensitive (httpx.Headers), as HTTP headers are.
-    """
-    if not headers:
-        return None
-    if (ms := headers.get("retry-after-ms")) is not None:
-        try:
-            return max(float(ms) / 1000, 0.0)
-        except ValueError:
-            pass
-    if (value := headers.get("retry-after")) is not None:
-        if (seconds := _retry_after(value, now)) is not None:
-            return seconds
-    if (reset := headers.get("x-ratelimit-reset-requests")) is not None:
-        return parse_duration(reset)
-    return None
-
-
 # The error code a client sees when no model produced an image, by the last
 # outcome of each model tried. Conditions that pass with time come first, so
 # that the client learns it is worth coming back. Statuses live in the error
@@ -136,4 +88,75 @@ def final_error(last_outcomes: Iterable[str]) -> str:
 
 
 def retry_after_seconds(wait: float | None) -> int | None:
-    return None if wait is None else max(1, math.ceil(wait))
+    """Whole seconds, at least 1, at most a day: a stored or sent integer never overflows."""
+    if wait is None or math.isnan(wait):
+        return None
+    return int(min(max(1, math.ceil(min(wait, MAX_HINT))), MAX_HINT))
+
+
+def clamp_ms(seconds: float | None) -> int | None:
+    """Milliseconds for an integer column, bounded by a day."""
+    if seconds is None or not math.isfinite(seconds):
+        return None
+    return round(min(max(seconds, 0.0), MAX_HINT) * 1000)
+
+
+# -- what to do next ---------------------------------------------------------------
+
+MIN_CALL = 1.0  # seconds: an upstream call given less than this is not worth starting
+
+
+class Step(enum.Enum):
+    CALL = "call"  # call this model, after `delay` seconds
+    NEXT_MODEL = "next_model"  # this model cannot serve within the budgets; try the next one
+    STOP = "stop"  # answer now with the final error of the outcomes so far
+    REJECT = "reject"  # answer now: 429 rate_limit_exceeded, Retry-After `retry_after`
+
+
+@dataclass(frozen=True)
+class Decision:
+    step: Step
+    delay: float = 0.0  # CALL: seconds to wait first
+    retry_after: float | None = None  # what a client would have to wait for this model (rate limits only)
+    at_admission: bool = False  # REJECT: decided before calling (the pacer's slot lay beyond a budget)
+
+
+def fits(wait: float, *, wait_left: float, time_left: float) -> bool:
+    """A wait is started only within the wait budget and when it leaves time for a call."""
+    return wait <= wait_left + 1e-9 and time_left - wait >= MIN_CALL
+
+
+def _out_of_models(retry_after: float | None, more_models: bool) -> Decision:
+    if more_models:
+        return Decision(Step.NEXT_MODEL, retry_after=retry_after)
+    if retry_after is not None:
+        return Decision(Step.REJECT, retry_after=retry_after)
+    return Decision(Step.STOP)
+
+
+def next_step(*, outcome: str, retry: int, max_retries: int, retry_delay: float, hint: float | None, rand: float,
+              wait_left: float, time_left: float, more_models: bool) -> Decision:
+    """After a failed attempt (`retry`: retries already spent on this model): what now.
+
+    A rate limit that outlasts the retries or the budgets says when it would
+    pass (the hint, else the next backoff), so the client can be told.
+    """
+    action = action_for(outcome)
+    if action is Action.STOP:
+        return Decision(Step.STOP)
+    rate_limited = outcome == Outcome.RATE_LIMITED
+    if action is Action.RETRY:
+        delay = backoff_delay(retry, retry_delay, hint=hint, rand=rand)
+        if retry < max_retries and fits(delay, wait_left=wait_left, time_left=time_left):
+            return Decision(Step.CALL, delay=delay)
+        if rate_limited:
+            return _out_of_models(hint if hint is not None else backoff_cap(retry, retry_delay), more_models)
+    return Decision(Step.NEXT_MODEL) if more_models else Decision(Step.STOP)
+
+
+def admission(slot_wait: float, *, wait_left: float, time_left: float, more_models: bool) -> Decision:
+    """The pacer's next slot for a model is `slot_wait` seconds away: wait for it, or not."""
+    if fits(slot_wait, wait_left=wait_left, time_left=time_left):
+        return Decision(Step.CALL, delay=slot_wait)
+    decision = _out_of_models(slot_wait, more_models)
+    return replace(decision, at_admission=True) if decision.step is Step.REJECT else decision

@@ -7,6 +7,7 @@ call is ours to count and to wait for.
 """
 import base64
 import io
+from dataclasses import dataclass, field
 
 import httpx
 from PIL import Image
@@ -18,15 +19,24 @@ from .runtime import load_litellm
 Outcome = GenerationAttempt.Outcome
 
 
-class UpstreamFailure(Exception):
-    def __init__(self, outcome: str, *, message: str, http_status: int | None = None, code: str | None = None,
-                 headers: httpx.Headers | None = None):
-        super().__init__(message)
-        self.outcome = outcome
-        self.message = message
-        self.http_status = http_status
-        self.code = code or ""
-        self.headers = headers or httpx.Headers()
+@dataclass(frozen=True)
+class Reply:
+    """What one upstream call came to, success or failure: the one value the loop judges.
+
+    `headers` are the answer's, on success and failure alike (the quota comes on
+    every answer); empty when no answer came (a timeout, a refused connection).
+    """
+
+    outcome: str
+    image: Image.Image | None = None
+    http_status: int | None = None
+    code: str = ""
+    message: str = ""
+    headers: httpx.Headers = field(default_factory=httpx.Headers)
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == Outcome.SUCCEEDED
 
 
 def _error_code(exc: Exception) -> str:
@@ -38,7 +48,7 @@ def _error_code(exc: Exception) -> str:
         return str(getattr(exc, "code", "") or "")
 
 
-def classify(exc: Exception) -> UpstreamFailure:
+def classify(exc: Exception) -> Reply:
     """Map a LiteLLM exception to an outcome, by type and the provider's error code."""
     litellm = load_litellm()
     code = _error_code(exc)
@@ -62,28 +72,28 @@ def classify(exc: Exception) -> UpstreamFailure:
         outcome = Outcome.BAD_REQUEST
     else:  # InternalServerError, ServiceUnavailableError, APIError and anything unforeseen
         outcome = Outcome.SERVER_ERROR
-    return UpstreamFailure(outcome, message=message, http_status=status, code=code,
-                           headers=httpx.Headers(headers or {}))
+    return Reply(outcome, message=message, http_status=status if isinstance(status, int) else None, code=code[:60],
+                 headers=httpx.Headers(headers or {}))
 
 
-def call_model(request: ModelRequest, *, timeout: float) -> Image.Image:
-    """One upstream call: the image, or UpstreamFailure, classified."""
+def call_model(request: ModelRequest, *, timeout: float) -> Reply:
+    """One upstream call, classified. Never raises for anything the provider answers."""
     litellm = load_litellm()
     try:
         response = litellm.image_generation(
             model=request.model, prompt=request.prompt, timeout=timeout, max_retries=0, **request.params
         )
     except Exception as exc:  # LiteLLM maps every provider error to its own types
-        raise classify(exc) from exc
+        return classify(exc)
     headers = httpx.Headers((response._hidden_params or {}).get("additional_headers") or {})
     data = response.data or []
     b64 = getattr(data[0], "b64_json", None) if data else None
     if not b64:
-        raise UpstreamFailure(Outcome.MALFORMED, message="the model returned no image", http_status=200, headers=headers)
+        return Reply(Outcome.MALFORMED, message="the model returned no image", http_status=200, headers=headers)
     try:
         image = Image.open(io.BytesIO(base64.b64decode(b64)))
         image.load()
     except Exception as exc:  # not base64, not an image
-        raise UpstreamFailure(Outcome.MALFORMED, message=f"the model returned an unreadable image: {exc}",
-                              http_status=200, headers=headers) from exc
-    return image
+        return Reply(Outcome.MALFORMED, message=f"the model returned an unreadable image: {exc}"[:500],
+                     http_status=200, headers=headers)
+    return Reply(Outcome.SUCCEEDED, image=image, http_status=200, headers=headers)

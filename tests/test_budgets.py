@@ -1,0 +1,133 @@
+"""Answers within budget: the shared pacer and the total timeout, through the API, against a real
+local upstream on the fake timeline (conftest), so no test sleeps out a quota."""
+import time
+
+import pytest
+
+from generation.engine import generator as generator_module
+from generation.engine.generator import generator
+from generation.logfmt import event_fields
+from generation.models import GenerationAttempt, GenerationRequest, ModelRateLimit
+
+pytestmark = pytest.mark.django_db
+
+PRIMARY, FALLBACK = "openai/gpt-image-2", "openai/gpt-image-1.5"
+
+
+@pytest.fixture
+def setup(configure):
+    def apply(**fields):
+        defaults = {"model": PRIMARY, "max_retries": 3, "retry_delay": 1.0, "max_wait": 30.0, "timeout": 120.0}
+        return configure(**{**defaults, **fields})
+
+    return apply
+
+
+def generate(api, **body):
+    return api.post("/v1/generate", {"prompt": "green slime", "size": 16, **body}, format="json")
+
+
+def events(caplog) -> list[tuple[str, dict]]:
+    return [(r.event, event_fields(r)) for r in caplog.records if hasattr(r, "event")]
+
+
+def test_a_slot_beyond_the_budget_is_refused_at_once_with_the_real_next_slot(api, upstream, timeline, setup, caplog):
+    setup()
+    upstream.limit, upstream.window = 1, 60.0
+    assert generate(api).status_code == 200  # spends the window; its answer teaches the pacer the quota
+    caplog.clear()
+
+    response = generate(api)
+
+    assert response.status_code == 429
+    assert response.json()["error"]["code"] == "rate_limit_exceeded"
+    assert response["Retry-After"] == "61" == str(response.json()["error"]["retry_after"])  # 60 s + the margin
+    assert timeline.sleeps == []  # answered at once, not after the budget
+    assert len(upstream.calls) == 1  # no call the quota would refuse
+    assert [name for name, _ in events(caplog)] == ["admission_rejected", "generation_failed"]
+    assert events(caplog)[0][1]["retry_after"] == 61
+    row = GenerationRequest.objects.get(pk=response.json()["request_id"])
+    assert (row.attempts, row.retries, row.retry_after) == (0, 0, 61)
+    timeline.now += 61
+    assert generate(api).status_code == 200  # the slot it named is real
+
+
+def test_the_next_model_serves_when_the_primarys_slot_is_beyond_the_budget(api, upstream, timeline, setup, caplog):
+    setup(fallback_models=FALLBACK)
+    ModelRateLimit.objects.create(model=PRIMARY, requests_per_minute=1)
+    assert generate(api).json()["model"] == PRIMARY
+    caplog.clear()
+
+    response = generate(api)
+
+    assert response.status_code == 200
+    assert (response.json()["model"], response.json()["fallback_used"], response.json()["attempts"]) == (FALLBACK, True, 1)
+    assert [c.model for c in upstream.calls] == ["gpt-image-2", "gpt-image-1.5"]
+    assert timeline.sleeps == []
+    assert [name for name, _ in events(caplog)] == ["fallback_used", "generation_succeeded"]
+
+
+def test_an_admin_limit_is_kept_without_any_header(api, upstream, timeline, setup):
+    setup(max_wait=120.0)
+    ModelRateLimit.objects.create(model=PRIMARY, requests_per_minute=2)
+
+    statuses = [generate(api).status_code for _ in range(3)]
+
+    assert statuses == [200, 200, 200]
+    assert [round(c.at - 1000) for c in upstream.calls] == [0, 0, 60]
+    assert all(c.status == 200 for c in upstream.calls)
+
+
+def test_a_5xx_with_quota_headers_retries_on_the_backoff(api, upstream, timeline, setup):
+    setup()
+    upstream.limit, upstream.window, upstream.fail_first = 100, 60.0, 1  # the 500 says reset 1m0s
+
+    response = generate(api)
+
+    assert response.status_code == 200
+    assert response.json()["retries"] == 1
+    assert len(timeline.sleeps) == 1 and timeline.sleeps[0] < 1.0
+    failed = GenerationAttempt.objects.order_by("number").first()
+    assert (failed.http_status, failed.hint_ms) == (500, None)
+
+
+def test_a_hanging_upstream_is_cut_at_the_total_timeout(api, upstream, timeline, setup, monkeypatch):
+    # TODO(h8 merge): the request's own `timeout` field instead, once it is on main.
+    monkeypatch.setattr(generator_module, "DEFAULT_TOTAL_TIMEOUT", 1.5)
+    setup(timeout=120.0)
+    upstream.latency, upstream.sleep = 10.0, time.sleep  # hangs for real: LiteLLM's timeout must cut it
+    real_call, timeouts = generator.call_model, []
+
+    def spy(request, *, timeout):
+        timeouts.append(timeout)
+        started = time.monotonic()
+        try:
+            return real_call(request, timeout=timeout)
+        finally:
+            timeline.now += time.monotonic() - started  # the fake clock follows the real wait
+
+    monkeypatch.setattr(generator, "call_model", spy)
+    started = time.monotonic()
+
+    response = generate(api)
+
+    assert response.status_code == 504
+    assert response.json()["error"]["code"] == "upstream_timeout"
+    assert timeouts == [1.5]  # the call's 120 s cut to what remained of the total
+    assert time.monotonic() - started < 5.0
+    (attempt,) = GenerationAttempt.objects.all()
+    assert attempt.outcome == "timeout" and 1400 <= attempt.duration_ms < 5000
+
+
+def test_a_huge_or_broken_hint_never_fails_a_request(api, upstream, timeline, setup, monkeypatch):
+    setup(max_retries=1)
+    upstream.limit, upstream.retry_after = 0, False  # only our broken headers say when
+    headers = {"retry-after": "1" + "0" * 30, "retry-after-ms": "nan", "x-ratelimit-reset-requests": "inf"}
+    original = upstream._ratelimit_headers
+    monkeypatch.setattr(upstream, "_ratelimit_headers", lambda now, remaining: {**original(now, remaining), **headers})
+
+    response = generate(api)
+
+    assert response.status_code == 429
+    assert 1 <= int(response["Retry-After"]) <= 86400
+    assert all(a.hint_ms is None or a.hint_ms <= 86_400_000 for a in GenerationAttempt.objects.all())
