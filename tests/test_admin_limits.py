@@ -1,0 +1,58 @@
+"""Per-model rate limits in the admin: what an admin records is what the pacer keeps to."""
+import pytest
+from django.urls import reverse
+
+from generation.engine import pacing
+from generation.models import ModelRateLimit
+
+pytestmark = pytest.mark.django_db
+
+ADD = reverse("admin:generation_modelratelimit_add")
+LIST = reverse("admin:generation_modelratelimit_changelist")
+MODEL = "openai/gpt-image-2"
+
+
+def test_an_admin_records_a_models_limit(admin_client):
+    response = admin_client.post(ADD, {"model": f"  {MODEL} ", "requests_per_minute": "5", "_save": "Save"})
+
+    assert response.status_code == 302
+    assert list(ModelRateLimit.objects.values_list("model", "requests_per_minute")) == [(MODEL, 5)]
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"model": "nonsense-model", "requests_per_minute": "5"}, "has no provider LiteLLM knows"),
+        ({"model": MODEL, "requests_per_minute": "0"}, "greater than or equal to 1"),
+        ({"model": MODEL, "requests_per_minute": "1000001"}, "less than or equal to 1000000"),
+        ({"model": MODEL, "requests_per_minute": "1e3"}, "Enter a whole number"),
+    ],
+)
+def test_it_refuses_a_limit_the_pacer_could_not_use(admin_client, fields, message):
+    response = admin_client.post(ADD, {**fields, "_save": "Save"})
+
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert not ModelRateLimit.objects.exists()
+
+
+def test_the_list_shows_each_models_pacer_state(admin_client, pacer):
+    ModelRateLimit.objects.create(model=MODEL, requests_per_minute=3)
+    key = pacing.pacer_key(MODEL)
+    pacer.acquire(key, deadline=pacer.timer() + 60, rpm=3)
+    pacer.pause(key, until=4102444800.0)  # 2100-01-01
+
+    page = admin_client.get(LIST).content.decode()
+
+    cell = page[page.find("field-pacer_state"):][:200]
+    assert "remaining 2; paused until 2100-01-01 00:00:00 UTC; last 429 " in cell, cell
+
+
+def test_model_states_report_the_admin_limit_or_the_learned_one(pacer):
+    ModelRateLimit.objects.create(model=MODEL, requests_per_minute=3)
+
+    states = {s.model: s.state for s in pacing.model_states([MODEL, "openai/gpt-image-1", "offline/pixel-sprite"])}
+
+    assert set(states) == {MODEL, "openai/gpt-image-1"}  # the offline model has no quota
+    assert (states[MODEL].limit, states[MODEL].source, states[MODEL].remaining) == (3, "admin", 3)
+    assert (states["openai/gpt-image-1"].limit, states["openai/gpt-image-1"].source) == (None, "")
