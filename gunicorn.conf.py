@@ -10,11 +10,14 @@ import os
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
 worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS", "16"))
+# A generation holds its thread while it waits on the provider or for a pacer slot, but
+# no database connection (docs/CAPACITY.md): 2 x 128 threads keep 200+ generations in
+# flight and leave threads free for /healthz and /v1/styles.
+threads = int(os.environ.get("GUNICORN_THREADS", "128"))
 preload_app = True
-# A request may legitimately wait for SPRITE_LITELLM_MAX_WAIT plus a few
-# upstream calls; the worker timeout must not cut it short.
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", "900"))
+# Above the largest SPRITE_LITELLM_TOTAL_TIMEOUT (900 s): the service ends every
+# request itself, within its budget; gunicorn must never cut one short.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "930"))
 graceful_timeout = 30
 accesslog = "-"
 errorlog = "-"

@@ -99,6 +99,16 @@ except (ValueError, ImproperlyConfigured) as exc:
     raise ImproperlyConfigured(f"DATABASE_URL: {exc}") from exc
 DATABASES["default"]["CONN_MAX_AGE"] = _read("CONN_MAX_AGE", env.int, 60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # Hundreds of generations wait on the provider at once, each on a thread. They hand
+    # their connection back before every wait and upstream call, and a pool per worker
+    # bounds what they hold together: workers x DB_POOL_SIZE stays under PostgreSQL's
+    # 100 connections (docs/CAPACITY.md). 0 turns the pool off (persistent connections).
+    DB_POOL_SIZE = _bounded("DB_POOL_SIZE", env.int, 20, 0, 200)
+    if DB_POOL_SIZE:
+        DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps the connections instead
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 2, "max_size": DB_POOL_SIZE, "timeout": 10}
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # Concurrent gunicorn threads write metrics rows; WAL and a busy timeout
     # keep SQLite from answering "database is locked" on a laptop.

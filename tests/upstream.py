@@ -256,6 +256,9 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default listen backlog is 5: a burst of hundreds of calls (bench/capacity.py)
+    # would lose SYNs and arrive seconds late on the client's retransmissions.
+    request_queue_size = 1024
 
     def handle_error(self, request, client_address):  # quiet on client hang-ups
         pass

@@ -2,7 +2,10 @@
 import functools
 import os
 
+import httpx
+
 OFFLINE_PROVIDER = "offline"
+MAX_CONNECTIONS = 1000  # upstream connections per process
 
 
 @functools.cache
@@ -21,4 +24,9 @@ def load_litellm():
     litellm.drop_params = True
     litellm.custom_provider_map = [{"provider": OFFLINE_PROVIDER, "custom_handler": OfflineSpriteModel()}]
     litellm.utils.custom_llm_setup()
+    # LiteLLM's OpenAI calls share one httpx.Client with httpx's default limit of 100
+    # connections, so a worker's 101st call in flight queued behind the first hundred
+    # (bench/capacity.py). The OpenAI SDK's own default, 1000, is above any worker's threads.
+    litellm.client_session = httpx.Client(
+        limits=httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=100), follow_redirects=True)
     return litellm

@@ -1,0 +1,214 @@
+"""How many generations one machine keeps in flight, with the project's own gunicorn.conf.py.
+
+Run by hand (not in CI), with PostgreSQL and Redis as in production:
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/sprites_h9 REDIS_URL=redis://127.0.0.1:6379/2 \\
+      .venv/bin/python bench/capacity.py --clients 220 --latency 10
+
+One gunicorn (gunicorn.conf.py: its workers, threads and timeout) in front of the local
+OpenAI-compatible upstream, which takes `--latency` seconds per image and has no rate limit.
+After one warm-up request (the pacer's probe of a model it knows nothing about), `--clients`
+plugin clients start at the same instant. Meanwhile a prober asks `GET /v1/styles` and
+`/healthz` every 0.5 s, and PostgreSQL's connections to the database and each worker's RSS
+are sampled. Printed: the most upstream calls in flight, client latency p50/p95/max and
+statuses, /v1/styles and /healthz latency, RSS per worker, and the most PostgreSQL connections.
+"""
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.upstream import FakeOpenAI  # noqa: E402
+
+MODEL = "openai/gpt-image-2"
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def service_env(base_url: str, **extra) -> dict:
+    env = {**os.environ, "DEBUG": "false", "SECRET_KEY": "bench-only-secret-key-not-for-production-0123456789",
+           "ALLOWED_HOSTS": "127.0.0.1,localhost", "SECURE_SSL_REDIRECT": "false", "OPENAI_API_KEY": "sk-bench",
+           "OPENAI_BASE_URL": base_url, "SPRITE_LITELLM_MODEL": MODEL, "SPRITE_THROTTLE_RATE": "1000000/min",
+           "LITELLM_LOCAL_MODEL_COST_MAP": "True", **extra}
+    if not env.get("DATABASE_URL", "").startswith("postgres"):
+        raise SystemExit("set DATABASE_URL to a PostgreSQL database (and REDIS_URL): this measures production")
+    return env
+
+
+def prepare(env: dict) -> str:
+    """Migrate, forget earlier pacer state, and make a token."""
+    manage = [sys.executable, "manage.py"]
+    subprocess.run([*manage, "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    if env.get("REDIS_URL"):
+        import redis
+
+        client = redis.Redis.from_url(env["REDIS_URL"])
+        for key in client.scan_iter("sprite:pacer:*"):
+            client.delete(key)
+    out = subprocess.run([*manage, "create_api_token", "bench"], cwd=ROOT, env=env, check=True,
+                         capture_output=True, text=True).stdout
+    return out.strip().splitlines()[-1]
+
+
+def start_gunicorn(env: dict, port: int, *args: str) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "gunicorn"), "sprite_backend.wsgi:application", "-c", "gunicorn.conf.py",
+         "--bind", f"127.0.0.1:{port}", "--access-logfile", "/dev/null", *args],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(600):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            return proc
+        except OSError:
+            time.sleep(0.1)
+    proc.terminate()
+    raise RuntimeError("the service did not start")
+
+
+def post_generate(port: int, token: str, body: dict | None = None, timeout: float = 900) -> tuple[int, dict, dict]:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/v1/generate", data=json.dumps(body or {"prompt": "slime", "size": 16}).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, dict(response.headers), json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), json.loads(exc.read() or b"{}")
+
+
+def children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def pg_connections(database_url: str) -> int:
+    name = urllib.parse.urlparse(database_url).path.lstrip("/")
+    out = subprocess.run(["psql", database_url, "-Atc",
+                          f"select count(*) from pg_stat_activity where datname = '{name}'"],
+                         capture_output=True, text=True)
+    return int(out.stdout.strip() or 0)
+
+
+def max_in_flight(calls, latency: float) -> int:
+    """Calls overlap while each is held `latency` seconds after it arrives."""
+    edges = sorted([(c.at, 1) for c in calls] + [(c.at + latency, -1) for c in calls])
+    most = now = 0
+    for _, step in edges:
+        now += step
+        most = max(most, now)
+    return most
+
+
+class Sampler(threading.Thread):
+    """/v1/styles and /healthz latency, PostgreSQL connections and worker RSS, every 0.5 s."""
+
+    def __init__(self, port: int, token: str, master: int, database_url: str):
+        super().__init__(daemon=True)
+        self.port, self.token, self.master, self.database_url = port, token, master, database_url
+        self.styles, self.health, self.connections, self.rss = [], [], [], {}
+        self.stop = threading.Event()
+
+    def timed_get(self, path: str) -> float:
+        started = time.monotonic()
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}",
+                                         headers={"Authorization": f"Bearer {self.token}"})
+        with urllib.request.urlopen(request, timeout=60) as response:
+            response.read()
+        return time.monotonic() - started
+
+    def run(self):
+        while not self.stop.is_set():
+            self.styles.append(self.timed_get("/v1/styles"))
+            self.health.append(self.timed_get("/healthz"))
+            self.connections.append(pg_connections(self.database_url))
+            for pid in children(self.master):
+                self.rss[pid] = max(self.rss.get(pid, 0.0), rss_mb(pid))
+            self.stop.wait(0.5)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clients", type=int, default=220)
+    parser.add_argument("--latency", type=float, default=10.0, help="seconds the upstream takes per image")
+    args = parser.parse_args()
+
+    with FakeOpenAI(latency=args.latency) as upstream:
+        env = service_env(upstream.base_url)
+        token = prepare(env)
+        port = free_port()
+        proc = start_gunicorn(env, port)
+        try:
+            assert post_generate(port, token)[0] == 200  # warm-up: the pacer's probe learns "no quota headers"
+            upstream.reset()
+            sampler = Sampler(port, token, proc.pid, env["DATABASE_URL"])
+            sampler.start()
+            barrier = threading.Barrier(args.clients)
+
+            def client(_):
+                barrier.wait()
+                started = time.monotonic()
+                status = post_generate(port, token)[0]
+                return status, time.monotonic() - started
+
+            with ThreadPoolExecutor(max_workers=args.clients) as pool:
+                results = list(pool.map(client, range(args.clients)))
+            sampler.stop.set()
+            sampler.join()
+        finally:
+            proc.terminate()
+            proc.wait(30)
+
+    latencies = [s for _, s in results]
+    statuses = {}
+    for status, _ in results:
+        statuses[status] = statuses.get(status, 0) + 1
+    print(f"{args.clients} clients at once, upstream {args.latency:g} s per image, gunicorn.conf.py as shipped\n")
+    print(f"statuses: {statuses}")
+    arrivals = sorted(c.at for c in upstream.calls)
+    spread = [round(a - arrivals[0], 1) for a in arrivals]
+    print(f"upstream calls: {len(upstream.calls)}; most in flight: {max_in_flight(upstream.calls, args.latency)}; "
+          f"arrivals after the first, s: p50 {percentile(spread, 0.5)}, p95 {percentile(spread, 0.95)}, "
+          f"max {spread[-1]}")
+    print(f"client latency s: p50 {percentile(latencies, 0.5):.1f}, p95 {percentile(latencies, 0.95):.1f}, "
+          f"max {max(latencies):.1f}")
+    for name, values in (("/v1/styles", sampler.styles), ("/healthz", sampler.health)):
+        print(f"{name} meanwhile ms: p50 {percentile(values, 0.5) * 1000:.0f}, p95 "
+              f"{percentile(values, 0.95) * 1000:.0f}, max {max(values) * 1000:.0f} ({len(values)} samples)")
+    print(f"RSS per worker MB (peak): {', '.join(f'{v:.0f}' for v in sampler.rss.values())}")
+    print(f"PostgreSQL connections to the database (peak, sampled): {max(sampler.connections)}")
+
+
+if __name__ == "__main__":
+    main()
