@@ -14,14 +14,10 @@ are sampled. Printed: the most upstream calls in flight, client latency p50/p95/
 statuses, /v1/styles and /healthz latency, RSS per worker, and the most PostgreSQL connections.
 """
 import argparse
-import json
-import os
-import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.error
 import urllib.parse
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -30,74 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.service import percentile, post_generate, prepare, service_env, start_gunicorn, free_port  # noqa: E402
 from tests.upstream import FakeOpenAI  # noqa: E402
-
-MODEL = "openai/gpt-image-2"
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def service_env(base_url: str, **extra) -> dict:
-    env = {**os.environ, "DEBUG": "false", "SECRET_KEY": "bench-only-secret-key-not-for-production-0123456789",
-           "ALLOWED_HOSTS": "127.0.0.1,localhost", "SECURE_SSL_REDIRECT": "false", "OPENAI_API_KEY": "sk-bench",
-           "OPENAI_BASE_URL": base_url, "SPRITE_LITELLM_MODEL": MODEL, "SPRITE_THROTTLE_RATE": "1000000/min",
-           "LITELLM_LOCAL_MODEL_COST_MAP": "True", **extra}
-    if not env.get("DATABASE_URL", "").startswith("postgres"):
-        raise SystemExit("set DATABASE_URL to a PostgreSQL database (and REDIS_URL): this measures production")
-    return env
-
-
-def prepare(env: dict) -> str:
-    """Migrate, forget earlier pacer state, and make a token."""
-    manage = [sys.executable, "manage.py"]
-    subprocess.run([*manage, "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-    if env.get("REDIS_URL"):
-        import redis
-
-        client = redis.Redis.from_url(env["REDIS_URL"])
-        for key in client.scan_iter("sprite:pacer:*"):
-            client.delete(key)
-    out = subprocess.run([*manage, "create_api_token", "bench"], cwd=ROOT, env=env, check=True,
-                         capture_output=True, text=True).stdout
-    return out.strip().splitlines()[-1]
-
-
-def start_gunicorn(env: dict, port: int, *args: str) -> subprocess.Popen:
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "sprite_backend.wsgi:application", "-c", "gunicorn.conf.py",
-         "--bind", f"127.0.0.1:{port}", "--access-logfile", "/dev/null", *args],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(600):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-            return proc
-        except OSError:
-            time.sleep(0.1)
-    proc.terminate()
-    raise RuntimeError("the service did not start")
-
-
-def post_generate(port: int, token: str, body: dict | None = None, timeout: float = 900) -> tuple[int, dict, dict]:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/v1/generate", data=json.dumps(body or {"prompt": "slime", "size": 16}).encode(),
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, dict(response.headers), json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, dict(exc.headers), json.loads(exc.read() or b"{}")
-
 
 def children(pid: int) -> list[int]:
     try:

@@ -298,3 +298,15 @@ def test_it_goes_back_to_redis_when_redis_answers_again(caplog):
     assert [r.event for r in caplog.records if getattr(r, "event", None)] == ["redis_unavailable", "redis_available"]
     for key in redis.Redis.from_url(REDIS_URL).scan_iter(f"{prefix}*"):
         redis.Redis.from_url(REDIS_URL).delete(key)
+
+
+def test_a_window_counts_from_when_a_call_went_out_not_from_its_booking(pacers):
+    clients, line = pacers
+    probe = clients[0].acquire(KEY, deadline=line.now + 30)
+    line.now += 2.0  # a cold worker sent it late
+    quota = httpx.Headers({"x-ratelimit-limit-requests": "1", "x-ratelimit-reset-requests": "12s"})
+    clients[0].observe(KEY, quota, status=200, slot=probe, sent_at=line.now)
+
+    following = clients[1].acquire(KEY, deadline=line.now + 60)
+
+    assert following.at == probe.at + 2.0 + 12.0 + clients[1].margin

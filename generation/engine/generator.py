@@ -36,7 +36,7 @@ Outcome = GenerationAttempt.Outcome
 Status = GenerationRequest.Status
 
 DEFAULT_TOTAL_TIMEOUT = 180.0  # SPRITE_LITELLM_TOTAL_TIMEOUT's default, until the setting reaches main
-PROBE_POLL = 0.25  # seconds between looks at the pacer while another call learns a model's quota
+PROBE_POLL = 0.1  # seconds between looks at the pacer while another call learns a model's quota
 NO_ANSWER = {Outcome.TIMEOUT, Outcome.CONNECTION_ERROR}
 
 

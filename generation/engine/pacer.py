@@ -151,10 +151,12 @@ class MemoryStore:
             if probe:
                 e.probe = 0.0
 
-    def observe(self, key, *, limit, remaining, reset, answered, booked_at, sent_at, tolerance):
+    def observe(self, key, *, ticket, limit, remaining, reset, answered, booked_at, sent_at, tolerance):
         with self._lock:
             e = self._entry(key)
             e.probe = 0.0
+            if e.log.get(ticket, sent_at) < sent_at:
+                e.log[ticket] = sent_at  # the window opened when the call went out, not when it was booked
             if limit is None:
                 if answered and e.limit is None:
                     e.open = True
@@ -264,7 +266,7 @@ class Pacer:
         """Learn from one answer, success or failure. `status` None: no answer came (timeout, refused)."""
         q = hints.quota(headers)
         period = q.reset or DEFAULT_PERIOD
-        self._call("observe", key, limit=q.limit, remaining=q.remaining, reset=q.reset, answered=status is not None
+        self._call("observe", key, ticket=slot.ticket, limit=q.limit, remaining=q.remaining, reset=q.reset, answered=status is not None
                    and 200 <= status < 300, booked_at=slot.at, sent_at=sent_at, tolerance=min(1.0, period / 4))
 
     def pause(self, key: str, *, until: float, now: float | None = None) -> None:

@@ -71,6 +71,7 @@ local h = KEYS[1]
 local limit, remaining, reset = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local booked_at, sent_at, tol, ttl = ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8]
 redis.call('HSET', h, 'probe', '0')
+redis.call('ZADD', KEYS[2], 'XX', 'GT', s(sent_at), ARGV[9])
 if not limit then
   if ARGV[4] == '1' and not redis.call('HGET', h, 'limit') then redis.call('HSET', h, 'open', '1') end
 else
@@ -134,10 +135,10 @@ class RedisStore:
     def release(self, key, *, ticket, probe, now):
         self._release(keys=self._keys(key), args=[ticket, repr(now), "1" if probe else "0"])
 
-    def observe(self, key, *, limit, remaining, reset, answered, booked_at, sent_at, tolerance):
-        self._observe(keys=self._keys(key)[:1], args=[
+    def observe(self, key, *, ticket, limit, remaining, reset, answered, booked_at, sent_at, tolerance):
+        self._observe(keys=self._keys(key), args=[
             "" if limit is None else limit, "" if remaining is None else remaining, "" if reset is None else repr(reset),
-            "1" if answered else "0", repr(booked_at), repr(sent_at), repr(tolerance), TTL])
+            "1" if answered else "0", repr(booked_at), repr(sent_at), repr(tolerance), TTL, ticket])
 
     def pause(self, key, *, until, now):
         self._pause(keys=self._keys(key)[:1], args=[repr(until), repr(now), TTL])
