@@ -146,8 +146,7 @@ class MemoryStore:
     def release(self, key, *, ticket, probe, now):
         with self._lock:
             e = self._entry(key)
-            if e.log.get(ticket, now) > now:
-                del e.log[ticket]
+            e.log.pop(ticket, None)
             if probe:
                 e.probe = 0.0
 
@@ -257,7 +256,7 @@ class Pacer:
         return Slot(at=float(at), ticket=ticket, probe=reason == "probe")
 
     def release(self, key: str, slot: Slot, *, now: float | None = None) -> None:
-        """Give back a booked slot that will not be used (a probe's lease included)."""
+        """Give back a booked slot whose call will not be sent (a probe's lease included)."""
         now = self.timer() if now is None else now
         self._call("release", key, ticket=slot.ticket, probe=slot.probe, now=now)
 

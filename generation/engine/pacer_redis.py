@@ -60,8 +60,7 @@ return {'slot', s(t), ''}
 """
 
 _RELEASE = """
-local at = tonumber(redis.call('ZSCORE', KEYS[2], ARGV[1]))
-if at and at > tonumber(ARGV[2]) then redis.call('ZREM', KEYS[2], ARGV[1]) end
+redis.call('ZREM', KEYS[2], ARGV[1])
 if ARGV[3] == '1' then redis.call('HSET', KEYS[1], 'probe', '0') end
 return 1
 """
