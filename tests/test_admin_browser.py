@@ -16,7 +16,6 @@ import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from generation.engine.generator import generator
 from generation.models import ApiToken, GenerationRequest
 from tests.upstream import FakeOpenAI
 
@@ -89,10 +88,10 @@ def test_it_updates_the_worst_case_wait_as_the_admin_types(page):
 
 
 def test_it_applies_the_standard_preset_to_the_next_api_request(page, live_server, superuser, settings, shots,
-                                                                 monkeypatch):
+                                                                 timeline):
+    # `timeline`: the generator's waits and the pacer's clock move a fake clock instead of sleeping.
     with FakeOpenAI(limit=0, retry_after=False, ratelimit_headers=False) as upstream:  # every call: 429
         settings.OPENAI_BASE_URL = upstream.base_url
-        monkeypatch.setattr(generator, "sleep", lambda seconds: None)
         page.fill("#id_model", "openai/gpt-image-2")
         page.fill("#id_max_wait", "600")  # room for every retry: the budget is not under test here
         page.click('button[name="_preset"][value="standard"]')
