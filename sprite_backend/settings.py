@@ -4,10 +4,13 @@ A bad value stops start-up with ImproperlyConfigured naming the variable:
 failing at boot beats failing on a user's request.
 """
 import os
+import re
 from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+
+from generation.tunables import TUNABLES, Tunable
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -15,30 +18,37 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env")
 
 
-def _read(name: str, cast, default):
+def _tunable(tunable: Tunable):
+    """One generation setting from the environment, checked against its row in the table."""
+    raw = os.environ.get(tunable.env)
+    if raw is None:
+        return tunable.default
     try:
-        return cast(name, default=default)
-    except (ValueError, ImproperlyConfigured) as exc:
-        raise ImproperlyConfigured(f"{name}: {exc}") from exc
+        return tunable.parse(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{tunable.env}={raw!r} {exc}") from None
 
 
 def _strict_bool(name: str, default: bool) -> bool:
-    # django-environ reads any unknown word as False; a typo must not silently disable a feature.
-    raw = os.environ.get(name)
-    if raw is None:
-        return default
-    if raw.strip().lower() in ("true", "1", "yes", "on"):
-        return True
-    if raw.strip().lower() in ("false", "0", "no", "off", ""):
-        return False
-    raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean (true/false)")
+    return _tunable(Tunable(name, name, "bool", default, ""))
 
 
-def _bounded(name: str, cast, default, low, high):
-    value = _read(name, cast, default)
-    if not low <= value <= high:
-        raise ImproperlyConfigured(f"{name}={value} is outside {low}..{high}")
-    return value
+def _bounded(name: str, kind: str, default, low, high):
+    """A number outside the generation table, held to the same rule: plain, within bounds."""
+    return _tunable(Tunable(name, name, kind, default, "", low, high))
+
+
+# DRF reads only a rate's first letter ("10/mxyz" is ten a minute) and fails on every request
+# when the rest is wrong; read it once here instead and keep it to words an operator means.
+_RATE = re.compile(r"([1-9]\d{0,8})/(s|sec|second|m|min|minute|h|hour|d|day)")
+
+
+def _throttle_rate(name: str, default: str) -> str:
+    raw = os.environ.get(name, default).strip()
+    if not _RATE.fullmatch(raw):
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a rate: N/second, N/minute, N/hour or N/day "
+                                   "(or s, m, h, d), N a positive whole number")
+    return raw
 
 
 DEBUG = _strict_bool("DEBUG", False)
@@ -97,7 +107,7 @@ try:
     DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 except (ValueError, ImproperlyConfigured) as exc:
     raise ImproperlyConfigured(f"DATABASE_URL: {exc}") from exc
-DATABASES["default"]["CONN_MAX_AGE"] = _read("CONN_MAX_AGE", env.int, 60)
+DATABASES["default"]["CONN_MAX_AGE"] = _bounded("CONN_MAX_AGE", "int", 60, 0, 86400)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # Concurrent gunicorn threads write metrics rows; WAL and a busy timeout
@@ -142,7 +152,7 @@ STORAGES = {
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = _strict_bool("SECURE_SSL_REDIRECT", True)
-    SECURE_HSTS_SECONDS = _read("SECURE_HSTS_SECONDS", env.int, 31536000)
+    SECURE_HSTS_SECONDS = _bounded("SECURE_HSTS_SECONDS", "int", 31536000, 0, 10 * 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     SESSION_COOKIE_SECURE = True
@@ -151,7 +161,7 @@ if not DEBUG:
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
 # Each token's own allowance of API requests, e.g. "120/min" (429 `throttled` past it).
-SPRITE_THROTTLE_RATE = _read("SPRITE_THROTTLE_RATE", env.str, "120/min")
+SPRITE_THROTTLE_RATE = _throttle_rate("SPRITE_THROTTLE_RATE", "120/min")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["generation.api.auth.BearerTokenAuthentication"],
@@ -176,16 +186,10 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 OFFLINE_MODEL = "offline/pixel-sprite"
 
 # --- Generation defaults (an admin may override each one live) ---------------
-SPRITE_GENERATION_DEFAULTS = {
-    "enabled": _strict_bool("SPRITE_LITELLM_ENABLED", True),
-    "model": env.str("SPRITE_LITELLM_MODEL", default="")
-    or ("openai/gpt-image-2" if OPENAI_API_KEY else OFFLINE_MODEL),
-    "max_retries": _bounded("SPRITE_LITELLM_MAX_RETRIES", env.int, 3, 0, 10),
-    "retry_delay": _bounded("SPRITE_LITELLM_RETRY_DELAY", env.float, 1.0, 0.1, 60.0),
-    "fallback_models": tuple(m.strip() for m in env.list("SPRITE_LITELLM_FALLBACK_MODELS", default=[]) if m.strip()),
-    "max_wait": _bounded("SPRITE_LITELLM_MAX_WAIT", env.float, 30.0, 0.0, 600.0),
-    "timeout": _bounded("SPRITE_LITELLM_TIMEOUT", env.float, 120.0, 1.0, 600.0),
-}
+# Bounds, defaults and help live in generation/tunables.py, the one table every reader shares.
+SPRITE_GENERATION_DEFAULTS = {t.name: _tunable(t) for t in TUNABLES}
+if not SPRITE_GENERATION_DEFAULTS["model"]:
+    SPRITE_GENERATION_DEFAULTS["model"] = "openai/gpt-image-2" if OPENAI_API_KEY else OFFLINE_MODEL
 
 LOGGING = {
     "version": 1,

@@ -1,2 +1,6 @@
-"""The admin, registered when Django autodiscovers `generation.admin`."""
-from .requests import *  # noqa: F401,F403
+"""The admin, registered when Django autodiscovers `generation.admin`: one module per concern."""
+from .requests import AttemptInline, GenerationRequestAdmin
+from .settings import GenerationSettingsAdmin
+from .tokens import ApiTokenAdmin
+
+__all__ = ["ApiTokenAdmin", "AttemptInline", "GenerationRequestAdmin", "GenerationSettingsAdmin"]
