@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 # Plain decimal numbers only: Python's float() also takes "1e1", "nan", "inf" and "1_0",
 # and django-environ dropped letters ("2m" ran as 2.0). None of those is what an operator meant.
-_INT = re.compile(r"[+-]?\d{1,9}")
-_FLOAT = re.compile(r"[+-]?(?:\d{1,9}(?:\.\d{0,15})?|\.\d{1,15})")
+_INT = re.compile(r"[+-]?[0-9]{1,9}")
+_FLOAT = re.compile(r"[+-]?(?:[0-9]{1,9}(?:\.[0-9]{0,15})?|\.[0-9]{1,15})")
 _TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off", "")
 
 

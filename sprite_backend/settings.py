@@ -40,7 +40,7 @@ def _bounded(name: str, kind: str, default, low, high):
 
 # DRF reads only a rate's first letter ("10/mxyz" is ten a minute) and fails on every request
 # when the rest is wrong; read it once here instead and keep it to words an operator means.
-_RATE = re.compile(r"([1-9]\d{0,8})/(s|sec|second|m|min|minute|h|hour|d|day)")
+_RATE = re.compile(r"([1-9][0-9]{0,8})/(s|sec|second|m|min|minute|h|hour|d|day)")
 
 
 def _throttle_rate(name: str, default: str) -> str:
