@@ -12,6 +12,9 @@ from dataclasses import dataclass
 # and django-environ dropped letters ("2m" ran as 2.0). None of those is what an operator meant.
 _INT = re.compile(r"[+-]?[0-9]{1,9}")
 _FLOAT = re.compile(r"[+-]?(?:[0-9]{1,9}(?:\.[0-9]{0,15})?|\.[0-9]{1,15})")
+# DRF reads only a rate's first letter ("10/mxyz" is ten a minute) and fails on every request when
+# the rest is wrong: rates are read once, at start-up, and kept to words an operator means.
+_RATE = re.compile(r"([1-9][0-9]{0,8})/(s|sec|second|m|min|minute|h|hour|d|day)")
 _TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off", "")
 
 
@@ -81,3 +84,12 @@ TUNABLES: tuple[Tunable, ...] = (
 )
 BY_NAME: dict[str, Tunable] = {t.name: t for t in TUNABLES}
 NAMES: tuple[str, ...] = tuple(BY_NAME)
+
+
+def parse_rate(text: str) -> str:
+    """A throttle rate as DRF reads it ("120/min"), or ValueError saying what one looks like."""
+    rate = text.strip()
+    if not _RATE.fullmatch(rate):
+        raise ValueError("is not a rate: N/second, N/minute, N/hour or N/day (or s, m, h, d), "
+                         "N a positive whole number")
+    return rate

@@ -4,13 +4,12 @@ A bad value stops start-up with ImproperlyConfigured naming the variable:
 failing at boot beats failing on a user's request.
 """
 import os
-import re
 from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from generation.tunables import TUNABLES, Tunable
+from generation.tunables import TUNABLES, Tunable, parse_rate
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -38,17 +37,12 @@ def _bounded(name: str, kind: str, default, low, high):
     return _tunable(Tunable(name, name, kind, default, "", low, high))
 
 
-# DRF reads only a rate's first letter ("10/mxyz" is ten a minute) and fails on every request
-# when the rest is wrong; read it once here instead and keep it to words an operator means.
-_RATE = re.compile(r"([1-9][0-9]{0,8})/(s|sec|second|m|min|minute|h|hour|d|day)")
-
-
 def _throttle_rate(name: str, default: str) -> str:
-    raw = os.environ.get(name, default).strip()
-    if not _RATE.fullmatch(raw):
-        raise ImproperlyConfigured(f"{name}={raw!r} is not a rate: N/second, N/minute, N/hour or N/day "
-                                   "(or s, m, h, d), N a positive whole number")
-    return raw
+    raw = os.environ.get(name, default)
+    try:
+        return parse_rate(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name}={raw!r} {exc}") from None
 
 
 DEBUG = _strict_bool("DEBUG", False)
