@@ -4,6 +4,7 @@ A bad value stops start-up with ImproperlyConfigured naming the variable:
 failing at boot beats failing on a user's request.
 """
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -65,6 +66,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework_api_key",
     "django_rq",
+    "csp",
+    "axes",
     "generation",
 ]
 
@@ -77,6 +80,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "generation.admin.csp.AdminCSPMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its lockout answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "sprite_backend.urls"
@@ -120,6 +126,40 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 # Async generations are RQ jobs on Redis; a job may wait out the whole budget.
 RQ_QUEUES = {"default": {"URL": REDIS_URL or "redis://127.0.0.1:6379/0", "DEFAULT_TIMEOUT": 900}}
+
+# --- The admin's own defences ------------------------------------------------------------------
+# A Content-Security-Policy on every admin page (generation.admin.csp): scripts only from our
+# own static files, no inline script or style, so a string that slips past escaping still
+# cannot run. The settings page's data travels as a non-executable application/json block.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],  # a request's sprite is shown inline as a data: URI
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+
+# Admin login lockout (django-axes): failures are counted per username, whichever address they
+# come from, and per client address, whichever usernames it tries. After ADMIN_LOCKOUT_FAILURES
+# of either, the login answers 429 until ADMIN_LOCKOUT_MINUTES pass or an admin deletes the entry
+# under "Axes > Access attempts". Behind a reverse proxy, ADMIN_PROXY_COUNT says how many proxies
+# append to X-Forwarded-For, so that clients are told apart by their own address, not the proxy's.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = _bounded("ADMIN_LOCKOUT_FAILURES", "int", 5, 1, 100)
+AXES_COOLOFF_TIME = timedelta(minutes=_bounded("ADMIN_LOCKOUT_MINUTES", "int", 15, 1, 7 * 24 * 60))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+ADMIN_PROXY_COUNT = _bounded("ADMIN_PROXY_COUNT", "int", 0, 0, 5)
+AXES_CLIENT_IP_CALLABLE = "generation.admin.lockout.client_address"
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -193,6 +233,9 @@ LOGGING = {
     "root": {"handlers": ["stderr"], "level": "WARNING"},
     "loggers": {
         "generation": {"level": "INFO"},
+        # Our own admin_login_failed / admin_locked_out events say it with the address;
+        # axes' lines mask both, so they would only repeat ours less usefully.
+        "axes": {"level": "ERROR"},
         # LiteLLM logs request details at debug level; keep it to warnings.
         "LiteLLM": {"level": "WARNING"},
         "LiteLLM Router": {"level": "WARNING"},

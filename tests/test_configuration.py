@@ -48,6 +48,9 @@ def start_django(**env) -> subprocess.CompletedProcess:
         ("SPRITE_LITELLM_MAX_RETRIES", "0x10"),
         ("SPRITE_LITELLM_MAX_RETRIES", "2.0"),
         ("CONN_MAX_AGE", "1e3"),
+        ("ADMIN_LOCKOUT_FAILURES", "0"),
+        ("ADMIN_LOCKOUT_MINUTES", "15m"),
+        ("ADMIN_PROXY_COUNT", "6"),
         # Rates DRF would misread (it looks at the first letter only) or fail on at every request.
         ("SPRITE_THROTTLE_RATE", "abc"),
         ("SPRITE_THROTTLE_RATE", "10/fortnight"),
