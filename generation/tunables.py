@@ -4,6 +4,7 @@ Read by `sprite_backend/settings.py` (environment defaults), the settings model 
 help texts), `config.py` (the effective values), the admin's form (bounds), the API's
 serializer (bounds of the per-request `max_wait` and `timeout`) and a test that holds the
 README's table to it. No Django imports: settings.py imports this before Django is set up.
+`parse_rate` holds the throttle rate to the same standard: refused at start-up, not per request.
 """
 import re
 from dataclasses import dataclass

@@ -1,4 +1,5 @@
 """Statistics on the requests list: hand-computed figures, following the admin's filters."""
+import re
 from datetime import datetime, timedelta, timezone
 from html.parser import HTMLParser
 
@@ -233,3 +234,12 @@ def test_it_keeps_the_query_count_fixed_whatever_the_row_count(admin_client, adm
         assert admin_client.get(URL).status_code == 200
     with django_assert_max_num_queries(QUERY_BUDGET):
         assert admin_client.get(URL + f"?status__exact=failed&model_used={GPT}").status_code == 200
+
+
+def test_it_lists_the_start_of_each_prompt(admin_client, admin_user):
+    GenerationRequest.objects.create(user=admin_user, prompt="a very long prompt about a small green slime " * 5,
+                                     style="pixel", size=64)
+    page = admin_client.get(URL).content.decode()
+
+    cells = re.findall(r'<td class="field-prompt_start">(.*?)</td>', page)
+    assert cells == ["a very long prompt about a small green…"]

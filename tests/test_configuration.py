@@ -213,3 +213,21 @@ def test_the_readme_lists_every_setting_with_its_default_and_bounds():
         else:  # the primary model's default depends on OPENAI_API_KEY
             assert "`offline/pixel-sprite`" in default, tunable.env
         assert meaning, tunable.env
+
+
+@pytest.mark.django_db
+def test_the_total_timeout_follows_the_environment_until_an_admin_sets_it(configure):
+    assert effective_settings().total_timeout == BY_NAME["total_timeout"].default
+    assert effective_settings().sources["total_timeout"] == "environment"
+
+    configure(total_timeout=60.0)
+
+    assert (effective_settings().total_timeout, effective_settings().sources["total_timeout"]) == (60.0, "admin")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("enabled", "retries"), [(True, 4), (False, 0), (None, 4)])
+def test_retries_per_model_are_none_when_disabled(configure, enabled, retries):
+    configure(enabled=enabled, max_retries=4)
+
+    assert effective_settings().retries_per_model == retries

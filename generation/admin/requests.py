@@ -7,7 +7,6 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.text import Truncator
 
 from .. import stats
 from ..models import GenerationAttempt, GenerationRequest
@@ -86,7 +85,8 @@ class GenerationRequestAdmin(admin.ModelAdmin):
     @admin.display(description="prompt")
     def prompt_start(self, obj: GenerationRequest) -> str:
         # Plain text: the admin escapes it, so a hostile prompt shows as the characters it is.
-        return Truncator(obj.prompt).chars(PROMPT_CHARS)
+        prompt = " ".join(obj.prompt.split())
+        return prompt if len(prompt) <= PROMPT_CHARS else prompt[:PROMPT_CHARS - 1].rstrip() + "…"
 
     @admin.display(description="fallback", boolean=True, ordering="fallback_used")
     def fallback(self, obj: GenerationRequest) -> bool:
