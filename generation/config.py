@@ -9,9 +9,12 @@ from dataclasses import dataclass, field
 from django.conf import settings
 
 from .models import GenerationSettings
+from .tunables import NAMES
 
-FIELDS = ("enabled", "model", "max_retries", "retry_delay", "fallback_models", "max_wait", "timeout")
+FIELDS = NAMES
 ADMIN, ENVIRONMENT = "admin", "environment"
+# "Disabled means one attempt": the admin's script reads this too, through the page's JSON.
+RETRIES_WHEN_DISABLED = 0
 
 
 def parse_models(text: str) -> tuple[str, ...]:
@@ -27,6 +30,7 @@ class EffectiveSettings:
     fallback_models: tuple[str, ...]
     max_wait: float
     timeout: float
+    total_timeout: float
     sources: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property
@@ -35,6 +39,11 @@ class EffectiveSettings:
         if not self.enabled:
             return (self.model,)
         return (self.model, *(m for m in self.fallback_models if m != self.model))
+
+    @property
+    def retries_per_model(self) -> int:
+        """Retries after each model's first attempt; none when disabled."""
+        return self.max_retries if self.enabled else RETRIES_WHEN_DISABLED
 
 
 def _admin_value(row: GenerationSettings, name: str):

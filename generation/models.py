@@ -5,6 +5,15 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from rest_framework_api_key.models import AbstractAPIKey, BaseAPIKeyManager
 
+from .tunables import BY_NAME
+
+
+def _bounded(name: str) -> dict:
+    """A bounded field's validators and help text, from its row in the tunables table."""
+    tunable = BY_NAME[name]
+    return {"validators": [MinValueValidator(tunable.low), MaxValueValidator(tunable.high)],
+            "help_text": tunable.help_text}
+
 
 class GenerationSettings(models.Model):
     """The one row of admin overrides. A blank field follows the environment.
@@ -12,32 +21,14 @@ class GenerationSettings(models.Model):
     Never `default=env(...)` here: a migration would freeze the value.
     """
 
-    enabled = models.BooleanField(null=True, blank=True, help_text="Retries and fallbacks on or off.")
-    model = models.CharField(max_length=200, blank=True, help_text="Primary model, a LiteLLM model string.")
-    max_retries = models.PositiveSmallIntegerField(
-        null=True, blank=True, validators=[MaxValueValidator(10)], help_text="Retries per model after the first attempt (0-10)."
-    )
-    retry_delay = models.FloatField(
-        null=True,
-        blank=True,
-        validators=[MinValueValidator(0.1), MaxValueValidator(60)],
-        help_text="Initial backoff in seconds (0.1-60); retry i waits at most delay * 2**i.",
-    )
-    fallback_models = models.CharField(
-        max_length=1000, blank=True, help_text="Comma-separated models tried in order after the primary."
-    )
-    max_wait = models.FloatField(
-        null=True,
-        blank=True,
-        validators=[MinValueValidator(0), MaxValueValidator(600)],
-        help_text="Most seconds one request may spend waiting between attempts (0-600).",
-    )
-    timeout = models.FloatField(
-        null=True,
-        blank=True,
-        validators=[MinValueValidator(1), MaxValueValidator(600)],
-        help_text="Timeout of one upstream call in seconds (1-600).",
-    )
+    enabled = models.BooleanField(null=True, blank=True, help_text=BY_NAME["enabled"].help_text)
+    model = models.CharField(max_length=200, blank=True, help_text=BY_NAME["model"].help_text)
+    max_retries = models.PositiveSmallIntegerField(null=True, blank=True, **_bounded("max_retries"))
+    retry_delay = models.FloatField(null=True, blank=True, **_bounded("retry_delay"))
+    fallback_models = models.CharField(max_length=1000, blank=True, help_text=BY_NAME["fallback_models"].help_text)
+    max_wait = models.FloatField(null=True, blank=True, **_bounded("max_wait"))
+    timeout = models.FloatField(null=True, blank=True, **_bounded("timeout"))
+    total_timeout = models.FloatField(null=True, blank=True, **_bounded("total_timeout"))
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -91,7 +82,7 @@ class GenerationRequest(models.Model):
     prompt = models.TextField()
     style = models.CharField(max_length=40)
     size = models.PositiveSmallIntegerField()
-    options = models.JSONField(default=dict, blank=True, help_text="transparent, colors, seed, outline, max_wait")
+    options = models.JSONField(default=dict, blank=True, help_text="transparent, colors, seed, outline, max_wait, timeout")
 
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
     model_requested = models.CharField(max_length=200, blank=True)

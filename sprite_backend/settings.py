@@ -4,10 +4,13 @@ A bad value stops start-up with ImproperlyConfigured naming the variable:
 failing at boot beats failing on a user's request.
 """
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+
+from generation.tunables import TUNABLES, Tunable, parse_rate
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -15,30 +18,32 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env")
 
 
-def _read(name: str, cast, default):
+def _tunable(tunable: Tunable):
+    """One generation setting from the environment, checked against its row in the table."""
+    raw = os.environ.get(tunable.env)
+    if raw is None:
+        return tunable.default
     try:
-        return cast(name, default=default)
-    except (ValueError, ImproperlyConfigured) as exc:
-        raise ImproperlyConfigured(f"{name}: {exc}") from exc
+        return tunable.parse(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{tunable.env}={raw!r} {exc}") from None
 
 
 def _strict_bool(name: str, default: bool) -> bool:
-    # django-environ reads any unknown word as False; a typo must not silently disable a feature.
-    raw = os.environ.get(name)
-    if raw is None:
-        return default
-    if raw.strip().lower() in ("true", "1", "yes", "on"):
-        return True
-    if raw.strip().lower() in ("false", "0", "no", "off", ""):
-        return False
-    raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean (true/false)")
+    return _tunable(Tunable(name, name, "bool", default, ""))
 
 
-def _bounded(name: str, cast, default, low, high):
-    value = _read(name, cast, default)
-    if not low <= value <= high:
-        raise ImproperlyConfigured(f"{name}={value} is outside {low}..{high}")
-    return value
+def _bounded(name: str, kind: str, default, low, high):
+    """A number outside the generation table, held to the same rule: plain, within bounds."""
+    return _tunable(Tunable(name, name, kind, default, "", low, high))
+
+
+def _throttle_rate(name: str, default: str) -> str:
+    raw = os.environ.get(name, default)
+    try:
+        return parse_rate(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name}={raw!r} {exc}") from None
 
 
 DEBUG = _strict_bool("DEBUG", False)
@@ -61,6 +66,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework_api_key",
     "django_rq",
+    "csp",
+    "axes",
     "generation",
 ]
 
@@ -73,6 +80,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "generation.admin.csp.AdminCSPMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its lockout answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "sprite_backend.urls"
@@ -97,14 +107,14 @@ try:
     DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 except (ValueError, ImproperlyConfigured) as exc:
     raise ImproperlyConfigured(f"DATABASE_URL: {exc}") from exc
-DATABASES["default"]["CONN_MAX_AGE"] = _read("CONN_MAX_AGE", env.int, 60)
+DATABASES["default"]["CONN_MAX_AGE"] = _bounded("CONN_MAX_AGE", "int", 60, 0, 86400)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"].endswith("postgresql"):
     # Hundreds of generations wait on the provider at once, each on a thread. They hand
     # their connection back before every wait and upstream call, and a pool per worker
     # bounds what they hold together: workers x DB_POOL_SIZE stays under PostgreSQL's
     # 100 connections (docs/CAPACITY.md). 0 turns the pool off (persistent connections).
-    DB_POOL_SIZE = _bounded("DB_POOL_SIZE", env.int, 20, 0, 200)
+    DB_POOL_SIZE = _bounded("DB_POOL_SIZE", "int", 20, 0, 200)
     if DB_POOL_SIZE:
         DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps the connections instead
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
@@ -126,6 +136,40 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 # Async generations are RQ jobs on Redis; a job may wait out the whole budget.
 RQ_QUEUES = {"default": {"URL": REDIS_URL or "redis://127.0.0.1:6379/0", "DEFAULT_TIMEOUT": 900}}
+
+# --- The admin's own defences ------------------------------------------------------------------
+# A Content-Security-Policy on every admin page (generation.admin.csp): scripts only from our
+# own static files, no inline script or style, so a string that slips past escaping still
+# cannot run. The settings page's data travels as a non-executable application/json block.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],  # a request's sprite is shown inline as a data: URI
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+
+# Admin login lockout (django-axes): failures are counted per username, whichever address they
+# come from, and per client address, whichever usernames it tries. After ADMIN_LOCKOUT_FAILURES
+# of either, the login answers 429 until ADMIN_LOCKOUT_MINUTES pass or an admin deletes the entry
+# under "Axes > Access attempts". Behind a reverse proxy, ADMIN_PROXY_COUNT says how many proxies
+# append to X-Forwarded-For, so that clients are told apart by their own address, not the proxy's.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = _bounded("ADMIN_LOCKOUT_FAILURES", "int", 5, 1, 100)
+AXES_COOLOFF_TIME = timedelta(minutes=_bounded("ADMIN_LOCKOUT_MINUTES", "int", 15, 1, 7 * 24 * 60))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+ADMIN_PROXY_COUNT = _bounded("ADMIN_PROXY_COUNT", "int", 0, 0, 5)
+AXES_CLIENT_IP_CALLABLE = "generation.admin.lockout.client_address"
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -152,7 +196,7 @@ STORAGES = {
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = _strict_bool("SECURE_SSL_REDIRECT", True)
-    SECURE_HSTS_SECONDS = _read("SECURE_HSTS_SECONDS", env.int, 31536000)
+    SECURE_HSTS_SECONDS = _bounded("SECURE_HSTS_SECONDS", "int", 31536000, 0, 10 * 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     SESSION_COOKIE_SECURE = True
@@ -161,7 +205,7 @@ if not DEBUG:
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
 # Each token's own allowance of API requests, e.g. "120/min" (429 `throttled` past it).
-SPRITE_THROTTLE_RATE = _read("SPRITE_THROTTLE_RATE", env.str, "120/min")
+SPRITE_THROTTLE_RATE = _throttle_rate("SPRITE_THROTTLE_RATE", "120/min")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["generation.api.auth.BearerTokenAuthentication"],
@@ -186,16 +230,10 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 OFFLINE_MODEL = "offline/pixel-sprite"
 
 # --- Generation defaults (an admin may override each one live) ---------------
-SPRITE_GENERATION_DEFAULTS = {
-    "enabled": _strict_bool("SPRITE_LITELLM_ENABLED", True),
-    "model": env.str("SPRITE_LITELLM_MODEL", default="")
-    or ("openai/gpt-image-2" if OPENAI_API_KEY else OFFLINE_MODEL),
-    "max_retries": _bounded("SPRITE_LITELLM_MAX_RETRIES", env.int, 3, 0, 10),
-    "retry_delay": _bounded("SPRITE_LITELLM_RETRY_DELAY", env.float, 1.0, 0.1, 60.0),
-    "fallback_models": tuple(m.strip() for m in env.list("SPRITE_LITELLM_FALLBACK_MODELS", default=[]) if m.strip()),
-    "max_wait": _bounded("SPRITE_LITELLM_MAX_WAIT", env.float, 30.0, 0.0, 600.0),
-    "timeout": _bounded("SPRITE_LITELLM_TIMEOUT", env.float, 120.0, 1.0, 600.0),
-}
+# Bounds, defaults and help live in generation/tunables.py, the one table every reader shares.
+SPRITE_GENERATION_DEFAULTS = {t.name: _tunable(t) for t in TUNABLES}
+if not SPRITE_GENERATION_DEFAULTS["model"]:
+    SPRITE_GENERATION_DEFAULTS["model"] = "openai/gpt-image-2" if OPENAI_API_KEY else OFFLINE_MODEL
 
 LOGGING = {
     "version": 1,
@@ -205,6 +243,9 @@ LOGGING = {
     "root": {"handlers": ["stderr"], "level": "WARNING"},
     "loggers": {
         "generation": {"level": "INFO"},
+        # Our own admin_login_failed / admin_locked_out events say it with the address;
+        # axes' lines mask both, so they would only repeat ours less usefully.
+        "axes": {"level": "ERROR"},
         # LiteLLM logs request details at debug level; keep it to warnings.
         "LiteLLM": {"level": "WARNING"},
         "LiteLLM Router": {"level": "WARNING"},

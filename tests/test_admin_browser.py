@@ -61,6 +61,10 @@ def page(browser, live_server, superuser):
     """A page logged in to the admin through its login form."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, base_url=live_server.url)
     page = context.new_page()
+    # The admin runs under a Content-Security-Policy; anything it blocks is reported here.
+    blocked = []
+    page.on("console", lambda message: blocked.append(message.text) if "Content Security Policy" in message.text
+            else None)
     page.goto(f"/admin/login/?next={SETTINGS_PATH}")
     page.fill("#id_username", superuser.username)
     page.fill("#id_password", PASSWORD)
@@ -68,6 +72,7 @@ def page(browser, live_server, superuser):
     page.wait_for_url(f"**{SETTINGS_PATH}")
     yield page
     context.close()
+    assert blocked == [], "the admin's Content-Security-Policy blocked part of the page"
 
 
 def figure(page, name: str) -> str:
@@ -85,6 +90,15 @@ def test_it_updates_the_worst_case_wait_as_the_admin_types(page):
     assert figure(page, "total") == "62 s"
     page.fill("#id_max_retries", "")
     assert figure(page, "per-model") == "14 s"  # back to 3 retries, now from 2 s
+    page.fill("#id_timeout", "50")
+    page.fill("#id_total_timeout", "120")
+    assert figure(page, "calls") == "4"
+    assert figure(page, "longest-uncapped") == "214 s"  # 4 calls of 50 s and 14 s of backoff
+    assert figure(page, "longest") == "120 s"
+    page.fill("#id_retry_delay", "0.25")
+    assert figure(page, "per-model") == "1.75 s"  # the server's formatter, to the character
+    page.select_option("#id_enabled", "false")
+    assert (figure(page, "per-model"), figure(page, "calls")) == ("0 s", "1")  # disabled: no retries
 
 
 def test_it_applies_the_standard_preset_to_the_next_api_request(page, live_server, superuser, settings, shots,

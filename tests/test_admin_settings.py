@@ -1,4 +1,6 @@
 """The generation settings page: what an admin sees, may change, and what the service then uses."""
+import json
+import re
 from datetime import date
 
 import pytest
@@ -9,12 +11,13 @@ from django.urls import reverse
 from generation.admin import GenerationSettingsAdmin
 from generation.config import effective_settings
 from generation.models import GenerationSettings
+from generation.tunables import BY_NAME
 
 pytestmark = pytest.mark.django_db
 
 URL = reverse("admin:generation_generationsettings_change", args=[1])
 BLANK = {"enabled": "unknown", "model": "", "fallback_models": "", "max_retries": "", "retry_delay": "",
-         "max_wait": "", "timeout": "", "_save": "Save"}
+         "max_wait": "", "timeout": "", "total_timeout": "", "_save": "Save"}
 
 
 def post(client, **fields):
@@ -101,6 +104,32 @@ def test_it_caps_the_worst_case_wait_at_max_wait(admin_client):
     assert '<span data-figure="total">30 s</span>' in page
 
 
+def test_it_shows_the_longest_request_capped_by_the_total_timeout(admin_client):
+    GenerationSettings(max_retries=2, retry_delay=1.0, max_wait=30, timeout=50, total_timeout=120).save()
+    page = admin_client.get(URL).content.decode()
+    # 3 calls of 50 s plus 3 s of backoff, cut at 120 s.
+    assert '<span data-figure="calls">3</span>' in page
+    assert '<span data-figure="longest-uncapped">153 s</span>' in page
+    assert '<strong data-figure="longest">120 s</strong>' in page
+    assert '<strong data-figure="total-timeout">120 s</strong>' in page
+
+
+def test_it_counts_no_retries_when_disabled(admin_client):
+    GenerationSettings(enabled=False, max_retries=5, fallback_models="openai/gpt-image-2").save()
+    page = admin_client.get(URL).content.decode()
+    assert '<strong data-figure="per-model">0 s</strong>' in page
+    assert '<span data-figure="calls">1</span>' in page  # one attempt on the primary, no fallback
+    assert effective_settings().retries_per_model == 0
+
+
+def test_it_gives_the_script_the_rule_for_a_disabled_service(admin_client):
+    page = admin_client.get(URL).content.decode()
+    environment = json.loads(re.search(r'<script id="generation-environment" type="application/json">(.*?)</script>',
+                                       page).group(1))
+    assert environment["retries_when_disabled"] == 0
+    assert environment["total_timeout"] == BY_NAME["total_timeout"].default
+
+
 # --- bounds ---------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("field, value, message", [
@@ -112,6 +141,8 @@ def test_it_caps_the_worst_case_wait_at_max_wait(admin_client):
     ("max_wait", 600.5, "less than or equal to 600"),
     ("timeout", 0.5, "greater than or equal to 1"),
     ("timeout", 601, "less than or equal to 600"),
+    ("total_timeout", 4.9, "greater than or equal to 5"),
+    ("total_timeout", 900.5, "less than or equal to 900"),
 ])
 def test_it_refuses_a_value_outside_the_bounds_with_a_message(admin_client, field, value, message):
     response = post(admin_client, **{field: value})
@@ -122,7 +153,8 @@ def test_it_refuses_a_value_outside_the_bounds_with_a_message(admin_client, fiel
 
 @pytest.mark.parametrize("field, value", [
     ("max_retries", 0), ("max_retries", 10), ("retry_delay", 0.1), ("retry_delay", 60),
-    ("max_wait", 0), ("max_wait", 600), ("timeout", 1), ("timeout", 600),
+    ("max_wait", 0), ("max_wait", 600), ("timeout", 1), ("timeout", 600), ("total_timeout", 5),
+    ("total_timeout", 900),
 ])
 def test_it_accepts_a_value_at_the_bounds(admin_client, field, value):
     response = post(admin_client, **{field: value})

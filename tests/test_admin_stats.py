@@ -1,5 +1,7 @@
 """Statistics on the requests list: hand-computed figures, following the admin's filters."""
+import re
 from datetime import datetime, timedelta, timezone
+from html.parser import HTMLParser
 
 import pytest
 from django.contrib.auth.models import User
@@ -41,6 +43,57 @@ def fixture_rows(admin_user):
     return make_requests(FIXTURE, admin_user)
 
 
+class Page(HTMLParser):
+    """What the statistics show, read as a browser would: table cells, cards and chart bars, whitespace aside."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.tables: dict[str, list[list[str]]] = {}
+        self.cards: dict[str, tuple[str, str]] = {}
+        self.rects: list[str] = []
+        self._table = self._cell = self._card = None
+        self._card_part = None
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        classes = (attrs.get("class") or "").split()
+        if tag == "table" and attrs.get("id"):
+            self._table = self.tables.setdefault(attrs["id"], [])
+        elif tag == "tr" and self._table is not None:
+            self._table.append([])
+        elif tag == "td" and self._table is not None:
+            self._cell = []
+        elif tag == "rect":
+            self.rects.append(attrs.get("class", ""))
+        elif tag == "div" and "generation-card" in classes:
+            self._card = []
+        elif tag == "div" and self._card is not None:
+            self._card_part = []
+
+    def handle_endtag(self, tag):
+        if tag == "table":
+            self._table = None
+        elif tag == "td" and self._cell is not None:
+            self._table[-1].append(" ".join("".join(self._cell).split()))
+            self._cell = None
+        elif tag == "div" and self._card_part is not None:
+            self._card.append(" ".join("".join(self._card_part).split()))
+            self._card_part = None
+        elif tag == "div" and self._card is not None:
+            label, value, detail = self._card
+            self.cards[label] = (value, detail)
+            self._card = None
+
+    def handle_data(self, data):
+        for part in (self._cell, self._card_part):
+            if part is not None:
+                part.append(data)
+
+    def rows(self, table: str) -> list[list[str]]:
+        return [row for row in self.tables[table] if row]
+
+
 def stats_of(client, query: str = "") -> tuple[dict, str]:
     response = client.get(URL + query)
     assert response.status_code == 200
@@ -53,7 +106,7 @@ def test_it_shows_the_seed_totals(admin_client, fixture_rows):
                                                "fallbacks_used", "total_latency_ms")} == {
         "total_requests": 6, "successful_requests": 3, "failed_requests": 2, "retries": 6, "fallbacks_used": 1,
         "total_latency_ms": 2000}
-    assert "1 pending" in page
+    assert Page(page).cards["Requests"] == ("6", "1 pending, 12 upstream calls")
 
 
 def test_it_shows_success_retry_and_fallback_rates(admin_client, fixture_rows):
@@ -61,29 +114,31 @@ def test_it_shows_success_retry_and_fallback_rates(admin_client, fixture_rows):
     assert figures["success_rate"] == pytest.approx(3 / 5)  # of the finished requests
     assert figures["retry_rate"] == pytest.approx(3 / 6)
     assert figures["fallback_rate"] == pytest.approx(1 / 6)
-    assert "60.0% of finished" in page
-    assert "50.0% of requests retried" in page
-    assert "16.7% of requests" in page
+    cards = Page(page).cards
+    assert cards["Succeeded"] == ("3", "60.0% of finished")
+    assert cards["Failed"] == ("2", "40.0% of finished")
+    assert cards["Retries"] == ("6", "50.0% of requests retried")
+    assert cards["Fallbacks used"] == ("1", "16.7% of requests")
 
 
 def test_it_shows_p50_and_p95_latency_interpolated(admin_client, fixture_rows):
     figures, page = stats_of(admin_client)
     # latencies 100, 200, 300, 400, 1000: p50 at position 2, p95 at 3.8 -> 400 + 0.8 * 600
     assert (figures["p50"], figures["p95"]) == (pytest.approx(300), pytest.approx(880))
-    assert "300 ms / 880 ms" in page
+    assert Page(page).cards["Latency p50 / p95"] == ("300 ms / 880 ms", "2.0 s in all")
 
 
 def test_it_shows_the_total_time_spent_waiting(admin_client, fixture_rows):
     figures, page = stats_of(admin_client)
     assert figures["totals"]["total_wait_ms"] == 11000
-    assert "11.0 s" in page
+    assert Page(page).cards["Waiting"] == ("11.0 s", "between attempts, in all")
 
 
 def test_it_counts_failures_by_error_code(admin_client, fixture_rows):
     figures, page = stats_of(admin_client)
     assert figures["failures_by_error"] == [{"error_code": "rate_limit_exceeded", "count": 1},
                                             {"error_code": "upstream_timeout", "count": 1}]
-    assert '<td>rate_limit_exceeded</td><td class="num">1</td>' in page
+    assert Page(page).rows("generation-failures") == [["rate_limit_exceeded", "1"], ["upstream_timeout", "1"]]
 
 
 def test_it_tabulates_each_model(admin_client, fixture_rows):
@@ -95,8 +150,9 @@ def test_it_tabulates_each_model(admin_client, fixture_rows):
         {"model_used": OFFLINE, "count": 1, "succeeded": 1, "failed": 0, "avg_latency_ms": pytest.approx(300),
          "retries": 2},
     ]
-    assert (f'<tr><td>{GPT}</td><td class="num">4</td>\n            <td class="num">2</td>'
-            f'<td class="num">2</td>\n            <td class="num">425 ms</td><td class="num">4</td></tr>') in page
+    assert Page(page).rows("generation-per-model") == [
+        [GPT, "4", "2", "2", "425 ms", "4"], ["(none reached)", "1", "0", "0", "–", "0"],
+        [OFFLINE, "1", "1", "0", "300 ms", "2"]]
 
 
 def test_it_charts_requests_per_hour_stacked_by_outcome(admin_client, fixture_rows):
@@ -104,8 +160,7 @@ def test_it_charts_requests_per_hour_stacked_by_outcome(admin_client, fixture_ro
     assert figures["timeline_unit"] == "hour"
     assert [(b.start.hour, b.succeeded, b.failed, b.other) for b in figures["timeline"]] == [
         (10, 3, 0, 0), (11, 0, 0, 0), (12, 0, 2, 1)]
-    assert page.count('<rect class="succeeded"') == 1
-    assert page.count('<rect class="failed"') == 1
+    assert sorted(Page(page).rects) == ["failed", "pending", "succeeded"]
     assert "2026-11-20 12:00: 0 succeeded, 2 failed, 1 pending" in page
 
 
@@ -123,7 +178,7 @@ def test_it_follows_the_status_filter(admin_client, fixture_rows):
     assert figures["totals"]["total_requests"] == 2
     assert figures["totals"]["retries"] == 3
     assert (figures["p50"], figures["p95"]) == (pytest.approx(700), pytest.approx(970))
-    assert "700 ms / 970 ms" in page
+    assert Page(page).cards["Latency p50 / p95"][0] == "700 ms / 970 ms"
 
 
 def test_it_follows_the_model_filter(admin_client, fixture_rows):
@@ -143,7 +198,7 @@ def test_it_shows_empty_figures_without_requests(admin_client):
     figures, page = stats_of(admin_client)
     assert figures["totals"]["total_requests"] == 0
     assert (figures["p50"], figures["success_rate"]) == (None, None)
-    assert "No failures." in page
+    assert Page(page).rows("generation-failures") == [["No failures."]]
 
 
 def test_it_lists_requests_read_only(admin_client, fixture_rows):
@@ -179,3 +234,12 @@ def test_it_keeps_the_query_count_fixed_whatever_the_row_count(admin_client, adm
         assert admin_client.get(URL).status_code == 200
     with django_assert_max_num_queries(QUERY_BUDGET):
         assert admin_client.get(URL + f"?status__exact=failed&model_used={GPT}").status_code == 200
+
+
+def test_it_lists_the_start_of_each_prompt(admin_client, admin_user):
+    GenerationRequest.objects.create(user=admin_user, prompt="a very long prompt about a small green slime " * 5,
+                                     style="pixel", size=64)
+    page = admin_client.get(URL).content.decode()
+
+    cells = re.findall(r'<td class="field-prompt_start">(.*?)</td>', page)
+    assert cells == ["a very long prompt about a small green…"]

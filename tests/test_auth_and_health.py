@@ -1,11 +1,16 @@
+import logging
+from datetime import timedelta
+
 import pytest
 from django.contrib.auth import get_user_model
+from django.core import serializers
 from django.core.cache import cache
 from django.core.management import call_command
 from django.db import DatabaseError, connection
+from django.utils import timezone
 from rest_framework.test import APIClient
 
-from generation.models import ApiToken, GenerationRequest
+from generation.models import ApiToken, GenerationAttempt, GenerationRequest
 
 pytestmark = pytest.mark.django_db
 
@@ -39,11 +44,39 @@ def test_it_answers_401_for_a_revoked_token(api, token_key):
     assert response.json()["error"]["code"] == "unauthorized"
 
 
-def test_it_stores_only_a_hash_of_the_token(token_key):
-    token = ApiToken.objects.get()
+def test_it_refuses_the_token_of_a_deactivated_user(api, user):
+    user.is_active = False
+    user.save()
 
-    assert token_key.split(".", 1)[1] not in token.hashed_key
-    assert token_key not in token.id
+    response = api.post("/v1/generate", {"prompt": "x"}, format="json")
+
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "unauthorized"
+    assert not GenerationRequest.objects.exists()
+
+
+def test_it_refuses_an_expired_token(api):
+    ApiToken.objects.update(expiry_date=timezone.now() - timedelta(seconds=1))
+
+    response = api.post("/v1/generate", {"prompt": "x"}, format="json")
+
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "unauthorized"
+
+
+def test_it_keeps_the_token_out_of_every_row_and_log_line(api, token_key, caplog):
+    caplog.set_level(logging.DEBUG)
+    api.post("/v1/generate", {"prompt": "x", "size": 8}, format="json", HTTP_IDEMPOTENCY_KEY="k1")
+    wrong = APIClient()
+    wrong.credentials(HTTP_AUTHORIZATION=f"Bearer {token_key}x")
+    assert wrong.post("/v1/generate", {"prompt": "x"}, format="json").status_code == 401
+
+    secret = token_key.split(".", 1)[1]
+    rows = serializers.serialize("json", [*ApiToken.objects.all(), *GenerationRequest.objects.all(),
+                                          *GenerationAttempt.objects.all()])
+    assert GenerationRequest.objects.count() == 1
+    assert secret not in rows
+    assert secret not in caplog.text and secret not in "".join(map(str, caplog.records))
 
 
 def test_it_records_when_a_token_was_last_used(api):

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from generation.engine import generator as generator_module
+from generation.engine import pacing
 from generation.engine.generator import generator
 from generation.logfmt import event_fields
 from generation.models import GenerationAttempt, GenerationRequest, ModelRateLimit
@@ -91,10 +91,11 @@ def test_a_5xx_with_quota_headers_retries_on_the_backoff(api, upstream, timeline
     assert (failed.http_status, failed.hint_ms) == (500, None)
 
 
-def test_a_hanging_upstream_is_cut_at_the_total_timeout(api, upstream, timeline, setup, monkeypatch):
-    # TODO(h8 merge): the request's own `timeout` field instead, once it is on main.
-    monkeypatch.setattr(generator_module, "DEFAULT_TOTAL_TIMEOUT", 1.5)
+def test_a_hanging_upstream_is_cut_at_the_total_timeout(api, upstream, timeline, setup, pacer, monkeypatch):
     setup(timeout=120.0)
+    ModelRateLimit.objects.create(model=PRIMARY, requests_per_minute=1)
+    # Another worker's call 56.75 s ago: this request's slot comes 3.5 s after it arrives.
+    pacer.acquire(pacing.pacer_key(PRIMARY), now=timeline.now - 56.75, deadline=timeline.now, rpm=1)
     upstream.latency, upstream.sleep = 10.0, time.sleep  # hangs for real: LiteLLM's timeout must cut it
     real_call, timeouts = generator.call_model, []
 
@@ -109,11 +110,12 @@ def test_a_hanging_upstream_is_cut_at_the_total_timeout(api, upstream, timeline,
     monkeypatch.setattr(generator, "call_model", spy)
     started = time.monotonic()
 
-    response = generate(api)
+    response = generate(api, timeout=5)  # the request's own total, the shortest allowed
 
     assert response.status_code == 504
     assert response.json()["error"]["code"] == "upstream_timeout"
-    assert timeouts == [1.5]  # the call's 120 s cut to what remained of the total
+    assert timeline.sleeps == [pytest.approx(3.5)]  # the pacer's slot, counted against the total
+    assert timeouts == [pytest.approx(1.5)]  # the call's 120 s cut to what remained of the 5 s
     assert time.monotonic() - started < 5.0
     (attempt,) = GenerationAttempt.objects.all()
     assert attempt.outcome == "timeout" and 1400 <= attempt.duration_ms < 5000

@@ -1,13 +1,18 @@
 """The production sizing holds together: threads for 200+ generations in flight, database
 connections under PostgreSQL's default 100, and no gunicorn timeout inside a request's budget."""
+import os
 import runpy
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 
+from generation.tunables import BY_NAME
+
 ROOT = Path(__file__).resolve().parent.parent
-TOTAL_TIMEOUT_MAX = 900  # SPRITE_LITELLM_TOTAL_TIMEOUT's upper bound (CONTRACT.md §2)
+TOTAL_TIMEOUT_MAX = BY_NAME["total_timeout"].high
 POSTGRES_MAX_CONNECTIONS = 100
 
 
@@ -39,3 +44,14 @@ def test_the_database_pools_stay_under_postgresqls_connection_limit(monkeypatch)
 
     assert database["CONN_MAX_AGE"] == 0
     assert conf["workers"] * pool["max_size"] < POSTGRES_MAX_CONNECTIONS
+
+
+@pytest.mark.parametrize(("value", "message"), [("abc", "not a plain whole number"), ("201", "outside 0..200")])
+def test_a_bad_pool_size_stops_start_up_naming_it(value, message):
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "sprite_backend.settings", "DEBUG": "true",
+           "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/unused", "DB_POOL_SIZE": value}
+    started = subprocess.run([sys.executable, "-c", "import django; django.setup()"], cwd=ROOT, env=env,
+                             capture_output=True, text=True, timeout=60)
+
+    assert started.returncode != 0
+    assert f"DB_POOL_SIZE={value!r} is {message}" in started.stderr

@@ -189,3 +189,27 @@ def test_an_opaque_sprite_keeps_its_background(api):
 
     image = png_of(body).convert("RGBA")
     assert all(px[3] == 255 for px in image.get_flattened_data())
+
+
+# --- the per-request budgets: bounded by the settings table, stored with the request ---------------
+
+@pytest.mark.parametrize("raw", [
+    '{"prompt": "ok", "timeout": 4.9}', '{"prompt": "ok", "timeout": 900.5}', '{"prompt": "ok", "timeout": -1}',
+    '{"prompt": "ok", "timeout": "soon"}', '{"prompt": "ok", "timeout": 1e400}', '{"prompt": "ok", "max_wait": 1e400}',
+    '{"prompt": "ok", "max_wait": 600.5}',
+])
+def test_it_rejects_a_budget_outside_the_settings_bounds_naming_it(api, raw):
+    response = api.generic("POST", "/v1/generate", raw, content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_request"
+    assert ("timeout" if "timeout" in raw else "max_wait") in response.json()["error"]["message"]
+    assert not GenerationRequest.objects.exists()
+
+
+def test_it_keeps_the_requests_own_budgets_with_it(api):
+    response = api.post("/v1/generate", {"prompt": "ok", "size": 8, "timeout": 30, "max_wait": 2.5}, format="json")
+
+    assert response.status_code == 200
+    row = GenerationRequest.objects.get()
+    assert (row.options["timeout"], row.options["max_wait"]) == (30.0, 2.5)

@@ -290,9 +290,7 @@ def test_disabled_means_one_attempt_on_the_primary_only(api, upstream, timeline,
 @pytest.mark.parametrize(("max_retries", "retry_delay", "worst"), [(3, 1.0, 7.0), (5, 2.0, 62.0), (7, 3.0, 381.0)])
 def test_the_seed_tiers_wait_at_most_their_worst_case(api, upstream, timeline, setup, monkeypatch,
                                                       max_retries, retry_delay, worst):
-    setup(max_retries=max_retries, retry_delay=retry_delay, max_wait=600.0)
-    # TODO(h8 merge): setup(total_timeout=900) once the setting is on main.
-    monkeypatch.setattr("generation.engine.generator.DEFAULT_TOTAL_TIMEOUT", 900.0)
+    setup(max_retries=max_retries, retry_delay=retry_delay, max_wait=600.0, total_timeout=900.0)
     monkeypatch.setattr(generator, "rand", lambda: 0.999999)  # jitter at its longest
     upstream.limit, upstream.retry_after, upstream.ratelimit_headers = 0, False, False  # no hint: pure backoff
 

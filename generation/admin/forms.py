@@ -9,15 +9,18 @@ from datetime import date
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
 from django.http import QueryDict
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 from .. import providers
 from ..config import ENVIRONMENT, EffectiveSettings, parse_models
 from ..models import GenerationSettings
 from ..providers.retirements import retirement_warning
+from ..tunables import BY_NAME, NAMES, TUNABLES
+from .formatting import seconds
 
-BOUNDED = ("max_retries", "retry_delay", "max_wait", "timeout")
+BOUNDED = tuple(t.name for t in TUNABLES if t.bounded)
 PRESET_BUTTON, RESET_BUTTON = "_preset", "_reset"
 
 
@@ -37,30 +40,34 @@ PRESETS = {
 
 
 def bounds(name: str) -> tuple[float, float]:
-    """The tightest (low, high) among a model field's validators: the contract's bounds."""
-    validators = GenerationSettings._meta.get_field(name).validators
-    low = max(v.limit_value for v in validators if isinstance(v, MinValueValidator))
-    high = min(v.limit_value for v in validators if isinstance(v, MaxValueValidator))
-    return low, high
+    """(low, high) of a bounded setting: the contract's bounds, from the tunables table."""
+    tunable = BY_NAME[name]
+    return tunable.low, tunable.high
 
 
 def display(name: str, value) -> str:
-    if name == "enabled":
+    kind = BY_NAME[name].kind
+    if kind == "bool":
         return "on" if value else "off"
-    if name == "fallback_models":
+    if kind == "models":
         return ", ".join(value) or "none"
-    if name in ("retry_delay", "max_wait", "timeout"):
-        return f"{value:g} s"
+    if BY_NAME[name].unit == "s":
+        return seconds(value)
     return str(value)
 
 
-def effective_help_texts(effective: EffectiveSettings) -> dict[str, str]:
-    """Each field's own help, then what the service uses now and where that comes from."""
+def effective_help_texts(effective: EffectiveSettings) -> dict[str, SafeString]:
+    """Each field's own help, then what the service uses now and where that comes from.
+
+    The admin renders help texts as HTML, and an effective value is whatever an admin or the
+    environment typed (a model string, say): escaped here, or it is stored XSS.
+    """
     texts = {}
     for name, source in effective.sources.items():
         own = GenerationSettings._meta.get_field(name).help_text
         blank = " Leave blank to follow the environment." if source != ENVIRONMENT else ""
-        texts[name] = f"{own} Effective: {display(name, getattr(effective, name))} ({source}).{blank}"
+        texts[name] = format_html("{} Effective: {} ({}).{}", own, display(name, getattr(effective, name)), source,
+                                  blank)
     return texts
 
 
@@ -110,7 +117,7 @@ class EnabledSelect(forms.NullBooleanSelect):
 class GenerationSettingsForm(forms.ModelForm):
     class Meta:
         model = GenerationSettings
-        fields = ["enabled", "model", "fallback_models", "max_retries", "retry_delay", "max_wait", "timeout"]
+        fields = list(NAMES)
         widgets = {"enabled": EnabledSelect, "fallback_models": forms.TextInput(attrs={"class": "vTextField"})}
 
     def __init__(self, data=None, *args, **kwargs) -> None:

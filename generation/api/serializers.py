@@ -4,6 +4,7 @@ from rest_framework import serializers
 
 from ..models import GenerationRequest
 from ..styles import DEFAULT_STYLE, STYLES
+from ..tunables import BY_NAME
 
 
 class StrictBooleanField(serializers.BooleanField):
@@ -29,6 +30,19 @@ class StrictCharField(serializers.CharField):
         return super().to_internal_value(data)
 
 
+class SecondsField(serializers.FloatField):
+    """A finite number of seconds within a tunable's bounds: it can shorten a budget, never lengthen it."""
+
+    def __init__(self, tunable: str, **kwargs) -> None:
+        super().__init__(min_value=BY_NAME[tunable].low, max_value=BY_NAME[tunable].high, **kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if value != value or value in (float("inf"), float("-inf")):
+            self.fail("invalid")
+        return value
+
+
 class GenerateSerializer(serializers.Serializer):
     prompt = StrictCharField(min_length=1, max_length=1000, trim_whitespace=True)
     style = StrictCharField(required=False, default=DEFAULT_STYLE)
@@ -37,7 +51,8 @@ class GenerateSerializer(serializers.Serializer):
     colors = StrictIntegerField(required=False, min_value=2, max_value=64)
     seed = StrictIntegerField(required=False, min_value=-(2**63), max_value=2**63 - 1)
     outline = StrictBooleanField(required=False)
-    max_wait = serializers.FloatField(required=False, min_value=0, max_value=600)
+    max_wait = SecondsField("max_wait", required=False)
+    timeout = SecondsField("total_timeout", required=False)
     # `async` is a Python keyword; the JSON field keeps the contract's name.
     run_async = StrictBooleanField(required=False, default=False)
 
@@ -49,11 +64,6 @@ class GenerateSerializer(serializers.Serializer):
     def validate_style(self, value: str) -> str:
         if value not in STYLES:
             raise serializers.ValidationError(f"unknown style {value!r}; valid styles: {', '.join(STYLES)}")
-        return value
-
-    def validate_max_wait(self, value: float) -> float:
-        if value != value or value in (float("inf"), float("-inf")):
-            raise serializers.ValidationError("must be a finite number")
         return value
 
     def validate(self, attrs: dict) -> dict:

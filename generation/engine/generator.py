@@ -35,7 +35,6 @@ logger = logging.getLogger("generation")
 Outcome = GenerationAttempt.Outcome
 Status = GenerationRequest.Status
 
-DEFAULT_TOTAL_TIMEOUT = 180.0  # SPRITE_LITELLM_TOTAL_TIMEOUT's default, until the setting reaches main
 PROBE_POLL = 0.1  # seconds between looks at the pacer while another call learns a model's quota
 NO_ANSWER = {Outcome.TIMEOUT, Outcome.CONNECTION_ERROR}
 
@@ -103,9 +102,7 @@ class Generator:
 
     def _attempt_models(self, row: GenerationRequest, spec: SpriteSpec, config: EffectiveSettings,
                         started: float) -> None:
-        total = getattr(config, "total_timeout", DEFAULT_TOTAL_TIMEOUT)
-        if getattr(spec, "timeout", None) is not None:
-            total = min(total, spec.timeout)
+        total = config.total_timeout if spec.timeout is None else min(config.total_timeout, spec.timeout)
         budgets = Budgets(max_wait=config.max_wait if spec.max_wait is None else min(config.max_wait, spec.max_wait),
                           deadline=started + total)
         max_retries = config.max_retries if config.enabled else 0

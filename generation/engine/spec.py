@@ -14,6 +14,7 @@ class SpriteSpec:
     outline: bool
     seed: int | None = None
     max_wait: float | None = None
+    timeout: float | None = None  # shortens TOTAL_TIMEOUT for this request
 
     def options(self) -> dict:
         """What the row keeps beside its prompt, style and size."""
@@ -23,4 +24,5 @@ class SpriteSpec:
 def spec_of(row: GenerationRequest) -> SpriteSpec:
     o = row.options
     return SpriteSpec(prompt=row.prompt, style=row.style, size=row.size, transparent=o["transparent"],
-                      colors=o["colors"], outline=o["outline"], seed=o.get("seed"), max_wait=o.get("max_wait"))
+                      colors=o["colors"], outline=o["outline"], seed=o.get("seed"), max_wait=o.get("max_wait"),
+                      timeout=o.get("timeout"))

@@ -1,0 +1,32 @@
+"""Every duration and percentage the admin shows, formatted in one place.
+
+`seconds` is also written in the settings page's script (static/generation/worst_case.js),
+which recomputes the figures as the admin types; tests run both on the same values.
+Both round half up on whole hundredths of the same IEEE double, so they agree to the
+character: Python's own rounding is half-to-even and JavaScript's toFixed is not, which
+once made 0.25 s read "0.2 s" from the server and "0.3 s" at the first keystroke.
+"""
+import math
+
+
+def seconds(value: float) -> str:
+    """Seconds to at most two decimals, no trailing zeros: 7 s, 0.25 s, 59.95 s, 3600 s."""
+    hundredths = math.floor(max(value, 0) * 100 + 0.5)
+    whole, fraction = divmod(hundredths, 100)
+    return (f"{whole}.{fraction:02d}".rstrip("0") if fraction else f"{whole}") + " s"
+
+
+def duration_ms(ms: float | None) -> str:
+    """A measured duration, coarser as it grows: 840 ms, 12.5 s, 3 min, 2 h 5 min."""
+    if ms is None:
+        return "–"
+    if ms < 1000:
+        return f"{ms:.0f} ms"
+    if ms < 60_000:
+        return f"{ms / 1000:.1f} s"
+    minutes = round(ms / 1000) // 60
+    return f"{minutes} min" if minutes < 120 else f"{minutes // 60} h {minutes % 60} min"
+
+
+def percent(ratio: float | None) -> str:
+    return "–" if ratio is None else f"{ratio:.1%}"

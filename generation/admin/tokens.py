@@ -1,0 +1,36 @@
+"""API tokens: created with the raw key shown once, revoked for good."""
+from django.contrib import admin, messages
+from django.http import HttpRequest
+from rest_framework_api_key.admin import APIKeyModelAdmin
+from rest_framework_api_key.models import APIKey
+
+from ..models import ApiToken
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(APIKeyModelAdmin):
+    """The package's admin shows the raw key once, on create; revoking cannot be undone."""
+
+    list_display = [*APIKeyModelAdmin.list_display, "user", "last_used_at"]
+    list_filter = [*APIKeyModelAdmin.list_filter, "revoked"]
+    search_fields = [*APIKeyModelAdmin.search_fields, "user__username"]
+    list_select_related = ["user"]
+    raw_id_fields = ["user"]
+    actions = ["revoke"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return (*super().get_readonly_fields(request, obj), "last_used_at")
+
+    @admin.action(description="Revoke selected API tokens", permissions=["change"])
+    def revoke(self, request: HttpRequest, queryset) -> None:
+        tokens = list(queryset.filter(revoked=False))
+        for token in tokens:
+            token.revoked = True
+            token.save(update_fields=["revoked"])
+            self.log_change(request, token, "Revoked.")
+        self.message_user(request, f"Revoked {len(tokens)} API token(s).", messages.SUCCESS)
+
+
+# The package's own concrete APIKey model is unused: tokens here belong to users.
+if admin.site.is_registered(APIKey):
+    admin.site.unregister(APIKey)
