@@ -15,6 +15,31 @@ preload_app = True
 # A request may legitimately wait for SPRITE_LITELLM_MAX_WAIT plus a few
 # upstream calls; the worker timeout must not cut it short.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "900"))
-graceful_timeout = 30
+# A deploy's SIGTERM: workers stop accepting and in-flight requests get this long to
+# finish. It covers the default SPRITE_LITELLM_TOTAL_TIMEOUT (180 s), so a request
+# arriving just before the signal is still answered; requests still running past it
+# are finished as `interrupted` by the exit hooks below (or, failing those, the reaper).
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "190"))
 accesslog = "-"
 errorlog = "-"
+
+
+def _interrupt_held(worker, how: str) -> None:
+    try:
+        from generation.engine import reaper
+
+        reaper.interrupt_held(reaper.Reason.WORKER_EXIT, signal=how, pid=worker.pid)
+    except Exception:  # a hook must never keep a worker from exiting; the reaper is the backstop
+        worker.log.exception("could not mark the requests of worker %s as interrupted", worker.pid)
+
+
+def worker_int(worker):  # SIGINT / SIGQUIT: quick shutdown
+    _interrupt_held(worker, "int")
+
+
+def worker_abort(worker):  # SIGABRT: gunicorn's own worker timeout
+    _interrupt_held(worker, "abort")
+
+
+def worker_exit(server, worker):  # the end of a graceful exit, in the worker itself
+    _interrupt_held(worker, "exit")

@@ -1,13 +1,10 @@
-from django.db import connection
-from django.db.utils import DatabaseError
-from django.http import JsonResponse
 from rest_framework import permissions, status
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .. import stats
-from ..engine import services
+from ..engine import reaper, services
 from ..engine.spec import SpriteSpec
 from ..error_codes import status_of
 from ..models import GenerationRequest
@@ -45,7 +42,7 @@ class GenerationDetailView(APIView):
         row = GenerationRequest.objects.filter(pk=pk, user=request.user).first()
         if row is None:
             raise NotFound("No such generation.")
-        return Response(GenerationSerializer(row).data)
+        return Response(GenerationSerializer(reaper.check(row)).data)
 
 
 class StylesView(APIView):
@@ -63,11 +60,3 @@ class MetricsView(APIView):
     def get(self, request):
         return Response(stats.totals(GenerationRequest.objects.all()))
 
-
-def healthz(request):
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-    except DatabaseError:
-        return JsonResponse({"status": "unavailable", "database": "down"}, status=503)
-    return JsonResponse({"status": "ok", "database": "ok"})
