@@ -33,6 +33,16 @@ def _interrupt_held(worker, how: str) -> None:
         worker.log.exception("could not mark the requests of worker %s as interrupted", worker.pid)
 
 
+# The worker's own wait for in-flight requests ends this much before the master's SIGKILL,
+# so that `worker_exit` below still runs: the worker checks its deadline about once a second.
+EXIT_MARGIN = 2
+
+
+def post_worker_init(worker):
+    # Only this worker's copy of the config (it is a forked process): the master keeps the full timeout.
+    worker.cfg.set("graceful_timeout", max(0, graceful_timeout - EXIT_MARGIN))
+
+
 def worker_int(worker):  # SIGINT / SIGQUIT: quick shutdown
     _interrupt_held(worker, "int")
 

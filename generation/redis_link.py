@@ -15,6 +15,7 @@ import functools
 import logging
 import threading
 import time
+import weakref
 
 import redis
 from django.conf import settings
@@ -41,12 +42,21 @@ class RedisLink:
     """One component's view of Redis: up, down (since when), and when to try again."""
 
     clock = staticmethod(time.monotonic)
+    _all: "weakref.WeakSet[RedisLink]" = weakref.WeakSet()
 
     def __init__(self, component: str, *, retry_interval: float = RETRY_INTERVAL):
         self.component = component
         self.retry_interval = retry_interval
         self._lock = threading.Lock()
         self._down_since: float | None = None
+        RedisLink._all.add(self)
+
+    @classmethod
+    def forget_outages(cls) -> None:
+        """Believe Redis up again everywhere in this process (tests start from here)."""
+        for link in list(cls._all):
+            with link._lock:
+                link._down_since = None
 
     @property
     def down(self) -> bool:

@@ -53,7 +53,9 @@ def run_generation(generation_id: str) -> None:
 def _queue(connection):
     import django_rq
 
-    return django_rq.get_queue(QUEUE, connection=connection)
+    # Enqueue now, not on commit: the row is already committed, and a refused job must be
+    # seen here, where it can still be served in process, not after the answer.
+    return django_rq.get_queue(QUEUE, connection=connection, commit_mode="auto")
 
 
 def enqueue(row: GenerationRequest) -> None:
