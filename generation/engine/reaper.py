@@ -48,7 +48,7 @@ class Reason(str, Enum):
 
 
 def verdict(*, status: str, age: float, deadline: float, grace: float, job: JobState,
-            enqueue_grace: float = ENQUEUE_GRACE) -> Reason | None:
+            enqueue_grace: float) -> Reason | None:
     """Why a row is lost, or None while it may still finish. Pure: ages in seconds."""
     if status not in UNFINISHED:
         return None
@@ -89,7 +89,7 @@ def check(row: GenerationRequest, *, now: datetime | None = None) -> GenerationR
     age = _age(row.created_at, now)
     job = jobs.job_states([row.pk])[str(row.pk)] if age > ENQUEUE_GRACE else JobState.UNKNOWN
     reason = verdict(status=row.status, age=age, deadline=effective_settings().deadline_seconds,
-                     grace=settings.SPRITE_INTERRUPT_GRACE, job=job)
+                     grace=settings.SPRITE_INTERRUPT_GRACE, job=job, enqueue_grace=ENQUEUE_GRACE)
     if reason and interrupt([row.pk], reason, now=now):
         row.refresh_from_db()
     return row
@@ -106,7 +106,7 @@ def reap(*, now: datetime | None = None, limit: int = 1000) -> list[str]:
     lost: dict[Reason, list] = {}
     for pk, status, created_at in candidates:
         reason = verdict(status=status, age=_age(created_at, now), deadline=deadline, grace=grace,
-                         job=states[str(pk)])
+                         job=states[str(pk)], enqueue_grace=ENQUEUE_GRACE)
         if reason:
             lost.setdefault(reason, []).append(pk)
     return [pk for reason, ids in lost.items() for pk in interrupt(ids, reason, now=now)]
