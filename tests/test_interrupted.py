@@ -185,12 +185,12 @@ def test_a_job_that_fails_marks_its_row(api, queue, monkeypatch, caplog):
     import django_rq
     from rq.worker import SimpleWorker
 
-    from generation.engine import services
+    from generation.engine.generator import generator
 
     def crash(row, config=None):  # dies before the generator could record anything (a lost DB connection, say)
         raise RuntimeError("connection to the database lost")
 
-    monkeypatch.setattr(services.generator, "run", crash)
+    monkeypatch.setattr(generator, "run", crash)
     response = api.post("/v1/generate", {"prompt": "coin", "async": True}, format="json")
 
     django_rq.get_worker("default", worker_class=SimpleWorker).work(burst=True)

@@ -26,6 +26,7 @@ from django.utils import timezone
 from rq.worker import Worker
 
 from ..config import effective_settings
+from ..error_codes import message_of
 from ..models import GenerationRequest
 from . import inflight, jobs
 from .jobs import JobState
@@ -34,7 +35,6 @@ logger = logging.getLogger("generation")
 Status = GenerationRequest.Status
 UNFINISHED = (Status.QUEUED, Status.RUNNING)
 INTERRUPTED = "interrupted"
-MESSAGE = "The server stopped while working on this request; retrying is safe."
 # A queued row whose job is not in Redis yet may be a moment before its enqueue.
 ENQUEUE_GRACE = 5.0
 
@@ -69,7 +69,7 @@ def interrupt(request_ids, reason: Reason, *, now: datetime | None = None, **fie
         ids = [str(pk) for pk in GenerationRequest.objects.select_for_update(skip_locked=True).filter(
             pk__in=list(request_ids), status__in=UNFINISHED).values_list("pk", flat=True)]
         GenerationRequest.objects.filter(pk__in=ids).update(
-            status=Status.FAILED, error_code=INTERRUPTED, error_message=MESSAGE,
+            status=Status.FAILED, error_code=INTERRUPTED, error_message=message_of(INTERRUPTED),
             retry_after=settings.SPRITE_INTERRUPTED_RETRY_AFTER, finished_at=now)
     for pk in ids:
         logger.warning("request_interrupted", extra={
@@ -119,7 +119,7 @@ def interrupt_held(reason: Reason = Reason.WORKER_EXIT, **fields) -> list[str]:
 
 
 def _request_id_of(job) -> str | None:
-    if job.func_name == f"{jobs.run_request.__module__}.{jobs.run_request.__name__}" and job.args:
+    if job.func_name == f"{jobs.run_generation.__module__}.{jobs.run_generation.__name__}" and job.args:
         return str(job.args[0])
     return None
 
