@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BOOT_TIMEOUT = 60  # seconds; the master imports LiteLLM (preload_app)
 
 needs_postgres = pytest.mark.skipif(
-    "postgresql" not in os.environ.get("DATABASE_URL", ""),
+    not os.environ.get("DATABASE_URL", "").startswith(("postgres:", "postgresql:", "pgsql:")),
     reason="another process must share the test database: needs DATABASE_URL on PostgreSQL (.ci/run sets it)")
 
 
@@ -54,12 +54,15 @@ class Process:
         self.args, self.env = args, env
         self.log_file = tempfile.NamedTemporaryFile(prefix="proc-", suffix=".log", delete=False)
         self.proc: subprocess.Popen | None = None
+        self.final_log: str | None = None
 
     def start(self):
         self.proc = subprocess.Popen(self.args, cwd=ROOT, env=self.env, stdout=self.log_file, stderr=subprocess.STDOUT)
         return self
 
     def log(self) -> str:
+        if self.final_log is not None:
+            return self.final_log
         return Path(self.log_file.name).read_text(errors="replace")
 
     def wait_for_log(self, pattern: str, timeout: float = BOOT_TIMEOUT) -> re.Match:
@@ -76,6 +79,8 @@ class Process:
         self.proc.send_signal(sig)
 
     def stop(self) -> None:
+        if self.final_log is not None:
+            return
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -83,6 +88,7 @@ class Process:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        self.final_log = self.log()  # still readable by the test's assertions
         os.unlink(self.log_file.name)
 
 

@@ -2,7 +2,8 @@
 from django.db import IntegrityError, transaction
 
 from ..models import ApiToken, GenerationRequest
-from . import jobs
+from . import jobs, reaper
+from .inflight import holding
 from .generator import generator
 from .spec import SpriteSpec
 
@@ -38,5 +39,8 @@ def submit(*, token: ApiToken, spec: SpriteSpec, idempotency_key: str = "", run_
         jobs.enqueue(row)
         row.refresh_from_db()
     elif created:
-        generator.run(row)
+        with holding(row.pk):  # so that this worker's exit hooks can finish it if it dies
+            generator.run(row)
+    else:
+        row = reaper.check(row)  # a repeat must not wait forever on a row its worker lost
     return row
