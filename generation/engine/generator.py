@@ -121,6 +121,8 @@ class Generator:
             _log(logging.WARNING, "rate_limit_exceeded", row, model=row.model_used, attempts=row.attempts,
                  retry_after=row.retry_after)
         self._fail(row, code, "", len(config.models) - 1, waited)
+        if code == "upstream_unavailable":  # name the cause: the operator's to fix, not a wait
+            row.error_message = f"{row.error_message} {policy.unavailable_cause(last_outcomes)}."
 
     def _call(self, row, model, spec, style, config, wait_before):
         upstream_request = providers.request_for(model, prompt=spec.prompt, size=spec.size, seed=spec.seed,
@@ -139,6 +141,7 @@ class Generator:
             http_status=failure.http_status if failure else 200, error_code=failure.code[:60] if failure else "",
             duration_ms=round(duration * 1000), wait_before_ms=round(wait_before * 1000),
             hint_ms=None if hint is None else round(hint * 1000),
+            message=failure.message[:300] if failure else "",  # scrubbed of secrets by providers.classify
         )
         return failure, image, hint
 

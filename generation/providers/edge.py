@@ -7,8 +7,10 @@ call is ours to count and to wait for.
 """
 import base64
 import io
+import re
 
 import httpx
+from django.conf import settings
 from PIL import Image
 
 from ..models import GenerationAttempt
@@ -38,15 +40,36 @@ def _error_code(exc: Exception) -> str:
         return str(getattr(exc, "code", "") or "")
 
 
+# What a provider's message may carry of a credential: OpenAI-style keys (sk-..., sk-proj-...,
+# also when partly masked), bearer tokens, and key=value pairs.
+_SECRET = re.compile(r"\bsk-[\w*-]+|\bBearer\s+\S+|\b(api[_-]?key|key|token|secret)(\s*[=:]\s*)[^\s,;&\"']+", re.I)
+# LiteLLM's words for an absent credential: it raises before any call, as a 500.
+_MISSING_CREDENTIALS = ("missing credentials", "api_key client option must be set")
+# LiteLLM's refusal of a model it cannot route (raised before any call).
+_UNROUTABLE = "llm provider not provided"
+
+
+def scrub(text: str) -> str:
+    """The text with anything that looks like a credential replaced by ***."""
+    text = _SECRET.sub(lambda m: f"{m.group(1)}{m.group(2)}***" if m.group(1) else "***", text)
+    key = settings.OPENAI_API_KEY
+    return text.replace(key, "***") if key and len(key) >= 8 else text
+
+
 def classify(exc: Exception) -> UpstreamFailure:
     """Map a LiteLLM exception to an outcome, by type and the provider's error code."""
     litellm = load_litellm()
     code = _error_code(exc)
     status = getattr(exc, "status_code", None)
     headers = getattr(exc, "litellm_response_headers", None) or getattr(getattr(exc, "response", None), "headers", None)
-    message = str(getattr(exc, "message", exc))[:500]
+    message = scrub(str(getattr(exc, "message", exc))[:2000])[:500]
+    lowered = message.lower()
 
-    if isinstance(exc, litellm.Timeout):
+    if isinstance(exc, litellm.UnsupportedParamsError) or _UNROUTABLE in lowered:
+        outcome = Outcome.MODEL_UNSUPPORTED  # this model, not the request: the next one may take it
+    elif any(words in lowered for words in _MISSING_CREDENTIALS):
+        outcome = Outcome.AUTH_FAILED
+    elif isinstance(exc, litellm.Timeout):
         outcome = Outcome.TIMEOUT
     elif isinstance(exc, litellm.RateLimitError):
         outcome = Outcome.QUOTA_EXHAUSTED if code == "insufficient_quota" else Outcome.RATE_LIMITED
