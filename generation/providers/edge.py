@@ -103,10 +103,33 @@ def call_model(request: ModelRequest, *, timeout: float) -> Image.Image:
     b64 = getattr(data[0], "b64_json", None) if data else None
     if not b64:
         raise UpstreamFailure(Outcome.MALFORMED, message="the model returned no image", http_status=200, headers=headers)
+    return decode_image(b64, headers=headers)
+
+
+# Sprites are at most 256 px; 4096 x 4096 is generous for any model's canvas. Past it, one
+# image costs hundreds of MB to decode (8000 x 8000 RGBA took a worker from 284 MB to 3 GB
+# with 4 requests), so it is refused from its header, before its pixels are decoded.
+MAX_IMAGE_SIDE = 4096
+# A PNG of 4096 x 4096 that compresses badly is still well under 24 MB; its base64 is 4/3 of that.
+MAX_BASE64_CHARS = 32 * 1024 * 1024
+
+
+def decode_image(b64: str, *, headers: httpx.Headers | None = None) -> Image.Image:
+    """The upstream's base64 image, decoded only when its size is within bounds; else MALFORMED."""
+    def malformed(message: str) -> UpstreamFailure:
+        return UpstreamFailure(Outcome.MALFORMED, message=message, http_status=200, headers=headers)
+
+    if len(b64) > MAX_BASE64_CHARS:
+        raise malformed(f"the model returned an image of {len(b64)} base64 characters, over {MAX_BASE64_CHARS}")
     try:
-        image = Image.open(io.BytesIO(base64.b64decode(b64)))
-        image.load()
+        image = Image.open(io.BytesIO(base64.b64decode(b64)))  # reads the header only
     except Exception as exc:  # not base64, not an image
-        raise UpstreamFailure(Outcome.MALFORMED, message=f"the model returned an unreadable image: {exc}",
-                              http_status=200, headers=headers) from exc
+        raise malformed(f"the model returned an unreadable image: {exc}") from exc
+    width, height = image.size
+    if width > MAX_IMAGE_SIDE or height > MAX_IMAGE_SIDE:
+        raise malformed(f"the model returned a {width}x{height} image, over {MAX_IMAGE_SIDE}x{MAX_IMAGE_SIDE}")
+    try:
+        image.load()
+    except Exception as exc:  # truncated or corrupt pixel data
+        raise malformed(f"the model returned an unreadable image: {exc}") from exc
     return image
