@@ -9,4 +9,5 @@ from .reaper import reap
 
 REAP_INTERVAL = 30  # seconds
 
-cron.register(reap, "default", interval=REAP_INTERVAL, result_ttl=REAP_INTERVAL * 4)
+# A run nobody takes (no worker) expires instead of piling up behind the next ones.
+cron.register(reap, "default", interval=REAP_INTERVAL, ttl=REAP_INTERVAL, result_ttl=REAP_INTERVAL * 4)
