@@ -185,3 +185,42 @@ def test_healthz_answers_post_with_a_json_405_not_a_csrf_page():
     assert response["Allow"] == "GET, HEAD"
     assert response.json()["error"]["code"] == "method_not_allowed"
     assert set(response.json()) == {"error", "request_id"}
+
+
+HITTER = """
+import os, sys, threading, time
+import django
+django.setup()
+from django.conf import settings
+settings.REDIS_URL, settings.SPRITE_THROTTLE_RATE = os.environ["HIT_REDIS_URL"], "10/min"
+from types import SimpleNamespace
+from generation.api.throttle import TokenRateThrottle
+request = SimpleNamespace(auth=SimpleNamespace(pk="multi-process-token"))
+allowed = []
+def one():
+    allowed.append(TokenRateThrottle().allow_request(request, None))
+threads = [threading.Thread(target=one) for _ in range(25)]
+time.sleep(max(0.0, float(sys.argv[1]) - time.time()))  # every process starts at the same instant
+for t in threads: t.start()
+for t in threads: t.join()
+print(allowed.count(True))
+"""
+
+
+def test_it_admits_exactly_the_allowance_across_processes(redis_up):
+    """Four processes (as four gunicorn workers would be), 25 requests each at once, one token at 10/min."""
+    import subprocess
+    import sys
+    import time as clock
+
+    from tests.test_configuration import ROOT
+
+    redis_up.delete("sprite:throttle:multi-process-token")
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "HIT_REDIS_URL": os.environ["REDIS_URL"]}
+    start = str(clock.time() + 8)  # time for four interpreters to start and import Django
+    procs = [subprocess.Popen([sys.executable, "-c", HITTER, start], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    counts = [int(p.communicate(timeout=60)[0].strip() or -1) for p in procs]
+
+    assert sum(counts) == 10, counts
+    assert int(redis_up.get("sprite:throttle:multi-process-token")) == 100
