@@ -47,14 +47,9 @@ class EffectiveSettings:
 
     @property
     def deadline_seconds(self) -> float:
-        """The longest one request may run from arrival: past it (plus a grace), a row still
-        unfinished was lost. TOTAL_TIMEOUT where configured; until then the worst case of
-        every attempt on every model timing out plus the whole wait budget."""
-        total = getattr(self, "total_timeout", None)
-        if total is not None:
-            return float(total)
-        attempts = len(self.models) * (self.retries_per_model + 1)
-        return attempts * self.timeout + self.max_wait
+        """The longest one request may run from arrival (TOTAL_TIMEOUT): past it, plus a
+        grace, a row still unfinished was lost (generation/engine/reaper.py)."""
+        return float(self.total_timeout)
 
 
 def _admin_value(row: GenerationSettings, name: str):

@@ -142,3 +142,13 @@ def test_gunicorns_app_refuses_to_load_with_an_unroutable_model():
 
     assert result.returncode != 0
     assert "ImproperlyConfigured: SPRITE_LITELLM_MODEL: 'foo/bar' has no provider LiteLLM knows" in result.stderr
+
+
+def test_the_admin_shows_each_attempts_message(admin_client, api, upstream, configure):
+    configure(model=PRIMARY, fallback_models=OFFLINE)
+    upstream.unauthorized = {"gpt-image-2"}
+    row_id = generate(api).json()["id"]
+
+    page = admin_client.get(f"/admin/generation/generationrequest/{row_id}/change/").content.decode()
+
+    assert "Incorrect API key provided: ***" in page

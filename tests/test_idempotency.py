@@ -106,7 +106,7 @@ def unfinished(api, user, key: str, *, age: float) -> GenerationRequest:
 
 
 def test_a_repeat_of_an_unfinished_request_is_202_with_its_location(api, user, configure):
-    configure(timeout=60, max_retries=0, max_wait=0)
+    configure(total_timeout=60)
     row = unfinished(api, user, "order-5", age=1)
 
     response = generate(api, "order-5")
@@ -117,9 +117,9 @@ def test_a_repeat_of_an_unfinished_request_is_202_with_its_location(api, user, c
 
 
 def test_a_repeat_of_a_request_its_worker_lost_generates_again(api, user, configure, settings, caplog):
-    configure(timeout=1, max_retries=0, max_wait=0)
+    configure(total_timeout=5)
     settings.SPRITE_INTERRUPT_GRACE = 0
-    lost = unfinished(api, user, "order-6", age=5)
+    lost = unfinished(api, user, "order-6", age=10)
 
     response = generate(api, "order-6")
 

@@ -1,8 +1,8 @@
 """Process faults with real processes: gunicorn with the project's gunicorn.conf.py, an RQ worker,
 a Redis port nobody listens on, a worker killed with SIGKILL, a deploy's SIGTERM.
 
-Deadlines are made short through the environment (one 2 s attempt, no retries, no waiting,
-no grace), so the reaper's verdict comes in seconds.
+Deadlines are made short through the environment (TOTAL_TIMEOUT 5 s, its least, one 2 s
+attempt, no retries, no grace), so the reaper's verdict comes in seconds.
 """
 import http.client
 import os
@@ -23,8 +23,9 @@ from tests.upstream import FakeOpenAI
 pytestmark = [needs_postgres, pytest.mark.django_db(transaction=True)]
 
 SHORT_DEADLINE = {"SPRITE_LITELLM_MODEL": "openai/gpt-image-2", "SPRITE_LITELLM_MAX_RETRIES": "0",
-                  "SPRITE_LITELLM_MAX_WAIT": "0", "SPRITE_LITELLM_TIMEOUT": "2", "SPRITE_INTERRUPT_GRACE": "0"}
-DEADLINE = 2.0
+                  "SPRITE_LITELLM_MAX_WAIT": "0", "SPRITE_LITELLM_TIMEOUT": "2", "SPRITE_LITELLM_TOTAL_TIMEOUT": "5",
+                  "SPRITE_INTERRUPT_GRACE": "0"}
+DEADLINE = 5.0
 
 
 class SlowWhenAsked(FakeOpenAI):
@@ -202,7 +203,8 @@ def test_sigterm_lets_a_short_request_finish_and_marks_the_one_past_the_graceful
     upstream.latency = 1.0
     env = process_env(REDIS_URL=os.environ.get("REDIS_URL"), OPENAI_BASE_URL=upstream.base_url,
                       OPENAI_API_KEY="sk-test-process", GUNICORN_GRACEFUL_TIMEOUT="5",
-                      **{**SHORT_DEADLINE, "SPRITE_LITELLM_TIMEOUT": "60", "SPRITE_INTERRUPT_GRACE": "600"})
+                      **{**SHORT_DEADLINE, "SPRITE_LITELLM_TIMEOUT": "60", "SPRITE_LITELLM_TOTAL_TIMEOUT": "60",
+                         "SPRITE_INTERRUPT_GRACE": "600"})
     server = Gunicorn(env, workers=1, threads=4).start()
     try:
         short = in_background(server.request, "POST", "/v1/generate", body={"prompt": "quick coin", "size": 16},
@@ -237,7 +239,8 @@ def test_a_killed_work_horse_marks_its_row_at_once(upstream, token, settings):
     django_rq.get_queue("default").empty()
     env = process_env(REDIS_URL=os.environ["REDIS_URL"], OPENAI_BASE_URL=upstream.base_url,
                       OPENAI_API_KEY="sk-test-process",
-                      **{**SHORT_DEADLINE, "SPRITE_LITELLM_TIMEOUT": "60", "SPRITE_INTERRUPT_GRACE": "600"})
+                      **{**SHORT_DEADLINE, "SPRITE_LITELLM_TIMEOUT": "60", "SPRITE_LITELLM_TOTAL_TIMEOUT": "60",
+                         "SPRITE_INTERRUPT_GRACE": "600"})
     worker = RQWorker(env).start()
     try:
         from rest_framework.test import APIClient

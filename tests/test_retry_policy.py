@@ -20,6 +20,7 @@ DECISIONS = {
     Outcome.QUOTA_EXHAUSTED: Action.NEXT_MODEL,
     Outcome.MODEL_NOT_FOUND: Action.NEXT_MODEL,
     Outcome.AUTH_FAILED: Action.NEXT_MODEL,
+    Outcome.MODEL_UNSUPPORTED: Action.NEXT_MODEL,
     Outcome.CONTENT_POLICY: Action.STOP,
     Outcome.BAD_REQUEST: Action.STOP,
 }
@@ -119,3 +120,11 @@ def test_it_answers_by_the_last_outcome_of_each_model(last_outcomes, answer):
 
 def test_retry_after_is_whole_seconds_at_least_one():
     assert [policy.retry_after_seconds(w) for w in (None, 0, 0.2, 1.0, 11.2)] == [None, 1, 1, 1, 12]
+
+
+def test_unavailable_cause_names_each_model_and_why():
+    cause = policy.unavailable_cause({"openai/a": Outcome.AUTH_FAILED, "x/b": Outcome.QUOTA_EXHAUSTED,
+                                      "foo/bar": Outcome.MODEL_UNSUPPORTED, "openai/c": Outcome.MODEL_NOT_FOUND})
+
+    assert cause == ("openai/a: credentials missing or rejected; x/b: out of quota; "
+                     "foo/bar: LiteLLM cannot route it or refuses its parameters; openai/c: unknown or retired model")
