@@ -19,7 +19,8 @@ class IdempotencyKeyReused(Exception):
 
 
 def digest(key: str) -> str:
-    return hashlib.sha256(key.encode("ascii")).hexdigest() if key else ""
+    # UTF-8, not ASCII: another caller (the OpenAI-compatible endpoint) may not have checked the charset.
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest() if key else ""
 
 
 def fingerprint(spec: SpriteSpec) -> str:
