@@ -53,3 +53,17 @@ def worker_abort(worker):  # SIGABRT: gunicorn's own worker timeout
 
 def worker_exit(server, worker):  # the end of a graceful exit, in the worker itself
     _interrupt_held(worker, "exit")
+
+
+def child_exit(server, worker):  # in the master, once a worker is gone, however it died
+    try:
+        from django.db import connections
+
+        from generation.engine import inflight, reaper
+
+        try:
+            reaper.interrupt_held_by(inflight.ident(worker.pid))
+        finally:
+            connections.close_all()  # the master forks the next worker: it must not inherit a connection
+    except Exception:  # the master must outlive its workers' troubles; the reaper is the backstop
+        server.log.exception("could not mark the requests of dead worker %s as interrupted", worker.pid)

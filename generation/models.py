@@ -81,6 +81,8 @@ class GenerationRequest(models.Model):
     idempotency_key = models.CharField(max_length=200, blank=True)
     # SHA-256 (hex) of what was asked: a repeat of the key with a different body is refused.
     request_fingerprint = models.CharField(max_length=64, blank=True, editable=False)
+    # "host:pid" of the process working on it, so that its death finishes the row at once.
+    worker = models.CharField(max_length=100, blank=True, editable=False)
 
     prompt = models.TextField()
     style = models.CharField(max_length=40)

@@ -202,3 +202,27 @@ def test_a_job_that_fails_marks_its_row(api, queue, monkeypatch, caplog):
     assert api.get(response["Location"]).json()["error"]["code"] == "interrupted"
     assert [(f["reason"], f["error"]) for n, f in events(caplog) if n == "request_interrupted"] == [
         ("job_failed", "RuntimeError")]
+
+
+@pytest.mark.django_db
+def test_a_dead_processes_unfinished_rows_are_finished_and_no_others(user, caplog):
+    mine, queued_mine = lost_row(user, age=0), lost_row(user, status=Status.QUEUED, age=0)
+    others, done = lost_row(user, age=0), lost_row(user, status=Status.SUCCEEDED, age=0)
+    GenerationRequest.objects.filter(pk__in=[mine.pk, queued_mine.pk, done.pk]).update(worker="web-1:42")
+    GenerationRequest.objects.filter(pk=others.pk).update(worker="web-1:43")
+
+    finished = reaper.interrupt_held_by("web-1:42")
+
+    assert sorted(finished) == sorted([str(mine.pk), str(queued_mine.pk)])
+    assert dict(GenerationRequest.objects.values_list("pk", "status")) == {
+        mine.pk: "failed", queued_mine.pk: "failed", others.pk: "running", done.pk: "succeeded"}
+    assert {f["reason"] for n, f in events(caplog) if n == "request_interrupted"} == {"worker_died"}
+
+
+@pytest.mark.django_db
+def test_a_row_names_the_process_that_works_on_it(api):
+    from generation.engine import inflight
+
+    api.post("/v1/generate", {"prompt": "coin", "size": 16}, format="json")
+
+    assert GenerationRequest.objects.get().worker == inflight.ident()

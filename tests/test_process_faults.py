@@ -171,30 +171,44 @@ def test_a_small_chunked_body_is_read(no_redis_server, token):
     conn.close()
 
 
-def test_a_worker_killed_mid_request_leaves_a_row_that_reading_finishes(no_redis_server, upstream, token):
+def test_a_worker_killed_mid_request_has_its_row_finished_by_the_master(no_redis_server, upstream, token):
     server = no_redis_server
     call = in_background(server.request, "POST", "/v1/generate", body={"prompt": "slow ghost", "size": 16},
                          headers=auth(token))
     wait_for(lambda: upstream.calls, what="upstream call")  # the request is in flight, waiting on the model
     [worker] = server.workers()
+    row = GenerationRequest.objects.get(prompt="slow ghost")
+    assert (row.status, row.worker.rsplit(":", 1)[1]) == ("running", str(worker))
 
     os.kill(worker, signal.SIGKILL)
     call["thread"].join(10)
 
     assert isinstance(call.get("error"), (http.client.RemoteDisconnected, ConnectionError))
-    row = GenerationRequest.objects.get(prompt="slow ghost")
-    assert row.status == "running"
-    wait_for(lambda: server.workers() and server.workers() != [worker], what="a new worker")
-    server.wait_until_serving()
+    row = wait_for(lambda: GenerationRequest.objects.filter(pk=row.pk, status="failed").first(),
+                   what="the row finished by gunicorn's master")
+    assert (row.error_code, row.retry_after) == ("interrupted", 10)
+    assert f"request_interrupted request_id={row.pk} reason=worker_died" in server.log()
+    server.wait_until_serving()  # the master forked a new worker, with a database of its own
+    status, _, body = server.request("GET", f"/v1/generations/{row.pk}", headers=auth(token))
+    assert (status, body["status"], body["error"]["code"]) == (200, "failed", "interrupted")
+
+
+def test_a_row_lost_without_a_trace_is_finished_on_read_after_its_deadline(no_redis_server, token):
+    """A row whose process vanished with no hook run (another host, a power cut): only its deadline tells."""
+    user = ApiToken.objects.get_from_key(token).user
+    row = GenerationRequest.objects.create(user=user, prompt="orphan", style="pixel", size=16, status="running",
+                                           worker="another-host:1", options={"transparent": True, "colors": 8,
+                                                                             "outline": True})
+    assert no_redis_server.request("GET", f"/v1/generations/{row.pk}", headers=auth(token))[2]["status"] == "running"
     time.sleep(max(0.0, (row.created_at - timezone.now()).total_seconds() + DEADLINE + 0.2))
 
-    status, _, body = server.request("GET", f"/v1/generations/{row.pk}", headers=auth(token))
+    status, _, body = no_redis_server.request("GET", f"/v1/generations/{row.pk}", headers=auth(token))
 
-    assert status == 200
-    assert (body["status"], body["error"]["code"], body["error"]["retry_after"]) == ("failed", "interrupted", 10)
+    assert (status, body["status"], body["error"]["code"], body["error"]["retry_after"]) == (
+        200, "failed", "interrupted", 10)
     row.refresh_from_db()
-    assert (row.status, row.error_code, row.retry_after) == ("failed", "interrupted", 10)
-    assert f"request_interrupted request_id={row.pk} reason=deadline_passed" in server.log()
+    assert (row.status, row.error_code) == ("failed", "interrupted")
+    assert f"request_interrupted request_id={row.pk} reason=deadline_passed" in no_redis_server.log()
 
 
 # --- A deploy's SIGTERM ------------------------------------------------------------------------

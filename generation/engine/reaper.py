@@ -45,6 +45,7 @@ class Reason(str, Enum):
     JOB_LOST = "job_lost"
     WORK_HORSE_KILLED = "work_horse_killed"
     WORKER_EXIT = "worker_exit"
+    WORKER_DIED = "worker_died"
 
 
 def verdict(*, status: str, age: float, deadline: float, grace: float, job: JobState,
@@ -116,6 +117,12 @@ def interrupt_held(reason: Reason = Reason.WORKER_EXIT, **fields) -> list[str]:
     """This process is going away: finish the requests it still works on (gunicorn's exit hooks)."""
     ids = inflight.held()
     return interrupt(ids, reason, **fields) if ids else []
+
+
+def interrupt_held_by(process: str, **fields) -> list[str]:
+    """A process died (SIGKILL, OOM): finish the rows it was working on (gunicorn's child_exit)."""
+    ids = list(GenerationRequest.objects.filter(status__in=UNFINISHED, worker=process).values_list("pk", flat=True))
+    return interrupt(ids, Reason.WORKER_DIED, worker=process, **fields) if ids else []
 
 
 def _request_id_of(job) -> str | None:

@@ -2,8 +2,7 @@
 from django.db import IntegrityError, transaction
 
 from ..models import ApiToken, GenerationRequest
-from . import idempotency, jobs, reaper
-from .inflight import holding
+from . import idempotency, inflight, jobs, reaper
 from .generator import generator
 from .spec import SpriteSpec
 
@@ -25,6 +24,7 @@ def create_generation(*, token: ApiToken, spec: SpriteSpec, idempotency_key: str
                 user=token.user, token=token, idempotency_key=idempotency_key, prompt=spec.prompt, style=spec.style,
                 size=spec.size, options=spec.options(), status=status,
                 request_fingerprint=idempotency.fingerprint(spec) if idempotency_key else "",
+                worker=inflight.ident() if status == Status.RUNNING else "",
             )
     except IntegrityError:  # the same key raced in from a second connection
         return GenerationRequest.objects.get(token=token, idempotency_key=idempotency_key), False
@@ -55,6 +55,6 @@ def submit(*, token: ApiToken, spec: SpriteSpec, idempotency_key: str = "", run_
         jobs.enqueue(row)
         row.refresh_from_db()
     else:
-        with holding(row.pk):  # so that this worker's exit hooks can finish it if it dies
+        with inflight.holding(row.pk, recorded=True):  # so that this worker's death finishes it
             generator.run(row)
     return row
