@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test migrate token worker clean
+.PHONY: run test migrate token worker reaper clean
 
 # Reinstall whenever requirements.txt changes.
 $(STAMP): requirements.txt
@@ -21,6 +21,11 @@ test: $(STAMP)
 
 worker: $(STAMP)
 	$(PY) manage.py rqworker default
+
+# Finishes requests lost to a crash or a kill as `interrupted` every 30 s (RQ's cron).
+# Optional: reading a request finishes it too.
+reaper: $(STAMP)
+	$(PY) manage.py rqcron generation.engine.cron
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache

@@ -18,6 +18,66 @@ preload_app = True
 # Above the largest SPRITE_LITELLM_TOTAL_TIMEOUT (900 s): the service ends every
 # request itself, within its budget; gunicorn must never cut one short.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "930"))
-graceful_timeout = 30
+# A deploy's SIGTERM: workers stop accepting and in-flight requests get this long to
+# finish. It covers the default SPRITE_LITELLM_TOTAL_TIMEOUT (180 s), so a request
+# arriving just before the signal is still answered; requests still running past it
+# are finished as `interrupted` by the exit hooks below (or, failing those, the reaper).
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "190"))
 accesslog = "-"
 errorlog = "-"
+
+
+def _interrupt_held(worker, how: str) -> None:
+    try:
+        from generation.engine import reaper
+
+        reaper.interrupt_held(reaper.Reason.WORKER_EXIT, signal=how, pid=worker.pid)
+    except Exception:  # a hook must never keep a worker from exiting; the reaper is the backstop
+        worker.log.exception("could not mark the requests of worker %s as interrupted", worker.pid)
+
+
+# The worker's own wait for in-flight requests ends this much before the master's SIGKILL,
+# so that `worker_exit` below still runs: the worker checks its deadline about once a second.
+EXIT_MARGIN = 2
+
+
+def when_ready(server):
+    # The app was preloaded in this master; a database pool it opened (a start-up check's
+    # query) has threads and sockets that must not be shared with the forked workers.
+    from django.db import connections
+
+    for conn in connections.all():
+        conn.close()
+        if hasattr(conn, "close_pool"):
+            conn.close_pool()
+
+
+def post_worker_init(worker):
+    # Only this worker's copy of the config (it is a forked process): the master keeps the full timeout.
+    worker.cfg.set("graceful_timeout", max(0, graceful_timeout - EXIT_MARGIN))
+
+
+def worker_int(worker):  # SIGINT / SIGQUIT: quick shutdown
+    _interrupt_held(worker, "int")
+
+
+def worker_abort(worker):  # SIGABRT: gunicorn's own worker timeout
+    _interrupt_held(worker, "abort")
+
+
+def worker_exit(server, worker):  # the end of a graceful exit, in the worker itself
+    _interrupt_held(worker, "exit")
+
+
+def child_exit(server, worker):  # in the master, once a worker is gone, however it died
+    try:
+        from django.db import connections
+
+        from generation.engine import inflight, reaper
+
+        try:
+            reaper.interrupt_held_by(inflight.ident(worker.pid))
+        finally:
+            connections.close_all()  # the master forks the next worker: it must not inherit a connection
+    except Exception:  # the master must outlive its workers' troubles; the reaper is the backstop
+        server.log.exception("could not mark the requests of dead worker %s as interrupted", worker.pid)

@@ -77,7 +77,12 @@ class GenerationRequest(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="generation_requests")
     token = models.ForeignKey(ApiToken, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # SHA-256 (hex) of the client's full Idempotency-Key: exact, whatever its length, and not the key itself.
     idempotency_key = models.CharField(max_length=200, blank=True)
+    # SHA-256 (hex) of what was asked: a repeat of the key with a different body is refused.
+    request_fingerprint = models.CharField(max_length=64, blank=True, editable=False)
+    # "host:pid" of the process working on it, so that its death finishes the row at once.
+    worker = models.CharField(max_length=100, blank=True, editable=False)
 
     prompt = models.TextField()
     style = models.CharField(max_length=40)
@@ -129,6 +134,8 @@ class GenerationAttempt(models.Model):
         AUTH_FAILED = "auth_failed"
         CONTENT_POLICY = "content_policy"
         BAD_REQUEST = "bad_request"
+        # LiteLLM refused the model before any call: it cannot route it, or rejects its parameters.
+        MODEL_UNSUPPORTED = "model_unsupported"
 
     request = models.ForeignKey(GenerationRequest, on_delete=models.CASCADE, related_name="attempt_rows")
     number = models.PositiveSmallIntegerField(help_text="1-based, across all models of the request")
@@ -140,6 +147,7 @@ class GenerationAttempt(models.Model):
     duration_ms = models.PositiveIntegerField()
     wait_before_ms = models.PositiveIntegerField(default=0)
     hint_ms = models.PositiveIntegerField(null=True, blank=True, help_text="the upstream's rate-limit hint")
+    message = models.CharField(max_length=300, blank=True, help_text="the provider's message, truncated, secrets removed")
 
     class Meta:
         ordering = ["request", "number"]

@@ -74,6 +74,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "generation.api.bodies.BodySizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -84,6 +85,10 @@ MIDDLEWARE = [
     # Last, as django-axes asks: it turns a locked-out login into its lockout answer.
     "axes.middleware.AxesMiddleware",
 ]
+
+# A request body over this is refused with 413 before it is read (generation/api/bodies.py);
+# Django's own check of a body it reads uses the same figure.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
 
 ROOT_URLCONF = "sprite_backend.urls"
 WSGI_APPLICATION = "sprite_backend.wsgi.application"
@@ -136,6 +141,8 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 # Async generations are RQ jobs on Redis; a job may wait out the whole budget.
 RQ_QUEUES = {"default": {"URL": REDIS_URL or "redis://127.0.0.1:6379/0", "DEFAULT_TIMEOUT": 900}}
+# Its work-horse dying (SIGKILL, OOM) finishes the job's row; RQ alone would leave it running.
+RQ = {"WORKER_CLASS": "generation.engine.reaper.ReapingWorker"}
 
 # --- The admin's own defences ------------------------------------------------------------------
 # A Content-Security-Policy on every admin page (generation.admin.csp): scripts only from our
@@ -210,9 +217,9 @@ SPRITE_THROTTLE_RATE = _throttle_rate("SPRITE_THROTTLE_RATE", "120/min")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["generation.api.auth.BearerTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_THROTTLE_CLASSES": ["generation.api.auth.TokenRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["generation.api.throttle.TokenRateThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["generation.api.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "generation.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
@@ -234,6 +241,12 @@ OFFLINE_MODEL = "offline/pixel-sprite"
 SPRITE_GENERATION_DEFAULTS = {t.name: _tunable(t) for t in TUNABLES}
 if not SPRITE_GENERATION_DEFAULTS["model"]:
     SPRITE_GENERATION_DEFAULTS["model"] = "openai/gpt-image-2" if OPENAI_API_KEY else OFFLINE_MODEL
+
+# A row still queued or running this many seconds past its request's deadline was lost
+# (a killed worker, a lost job): it is finished as failed `interrupted` (generation/engine/reaper.py).
+SPRITE_INTERRUPT_GRACE = _bounded("SPRITE_INTERRUPT_GRACE", "float", 30.0, 0.0, 600.0)
+# What an `interrupted` answer tells the client to wait before retrying, seconds.
+SPRITE_INTERRUPTED_RETRY_AFTER = 10
 
 LOGGING = {
     "version": 1,

@@ -1,14 +1,14 @@
 from django.contrib import admin
 from django.urls import path
 
-from generation.api import views
+from generation.api import health, views
 
 urlpatterns = [
     path("v1/generate", views.GenerateView.as_view()),
     path("v1/generations/<uuid:pk>", views.GenerationDetailView.as_view()),
     path("v1/styles", views.StylesView.as_view()),
     path("v1/metrics", views.MetricsView.as_view()),
-    path("healthz", views.healthz),
+    path("healthz", health.healthz),
     path("admin/", admin.site.urls),
 ]
 

@@ -10,7 +10,16 @@ from generation.engine import pacing
 from generation.engine.generator import generator
 from generation.engine.pacer import Pacer
 from generation.models import ApiToken, GenerationSettings
+from generation.redis_link import RedisLink
 from tests.upstream import FakeOpenAI
+
+
+@pytest.fixture(autouse=True)
+def redis_believed_up():
+    """A test that took Redis down must not leave the next one falling back in process."""
+    RedisLink.forget_outages()
+    yield
+    RedisLink.forget_outages()
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ DECISIONS = {
     Outcome.QUOTA_EXHAUSTED: Action.NEXT_MODEL,
     Outcome.MODEL_NOT_FOUND: Action.NEXT_MODEL,
     Outcome.AUTH_FAILED: Action.NEXT_MODEL,
+    Outcome.MODEL_UNSUPPORTED: Action.NEXT_MODEL,
     Outcome.CONTENT_POLICY: Action.STOP,
     Outcome.BAD_REQUEST: Action.STOP,
 }
@@ -151,3 +152,11 @@ def test_stored_milliseconds_never_overflow_a_row(seconds, ms):
 @pytest.mark.parametrize(("wait", "header"), [(0.2, 1), (36.01, 37), (1e12, 86400), (float("inf"), 86400)])
 def test_retry_after_is_bounded_whole_seconds(wait, header):
     assert policy.retry_after_seconds(wait) == header
+
+
+def test_unavailable_cause_names_each_model_and_why():
+    cause = policy.unavailable_cause({"openai/a": Outcome.AUTH_FAILED, "x/b": Outcome.QUOTA_EXHAUSTED,
+                                      "foo/bar": Outcome.MODEL_UNSUPPORTED, "openai/c": Outcome.MODEL_NOT_FOUND})
+
+    assert cause == ("openai/a: credentials missing or rejected; x/b: out of quota; "
+                     "foo/bar: LiteLLM cannot route it or refuses its parameters; openai/c: unknown or retired model")

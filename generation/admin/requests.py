@@ -19,7 +19,7 @@ PROMPT_CHARS = 40  # enough to recognise a request; the whole prompt is on its p
 class AttemptInline(admin.TabularInline):
     model = GenerationAttempt
     fields = readonly_fields = ["number", "started_at", "model", "outcome", "http_status", "error_code",
-                                "duration_ms", "wait_before_ms", "hint_ms"]
+                                "duration_ms", "wait_before_ms", "hint_ms", "message"]
     extra = 0
     can_delete = False
 

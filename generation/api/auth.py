@@ -1,9 +1,8 @@
 """Bearer tokens (djangorestframework-api-key's hashed keys, tied to a user)."""
 from datetime import timedelta
 
-from django.conf import settings
 from django.utils import timezone
-from rest_framework import authentication, exceptions, throttling
+from rest_framework import authentication, exceptions
 from rest_framework_api_key.permissions import KeyParser
 
 from ..models import ApiToken
@@ -41,16 +40,3 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
     def authenticate_header(self, request) -> str:
         return "Bearer"
 
-
-class TokenRateThrottle(throttling.SimpleRateThrottle):
-    """Each token's own allowance (`SPRITE_THROTTLE_RATE`), counted in the shared cache."""
-
-    scope = "token"
-
-    def get_rate(self) -> str:
-        return settings.SPRITE_THROTTLE_RATE
-
-    def get_cache_key(self, request, view):
-        if request.auth is None:
-            return None
-        return self.cache_format % {"scope": self.scope, "ident": request.auth.pk}

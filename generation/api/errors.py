@@ -4,14 +4,18 @@
 
 An exception's `wait` becomes both `retry_after` and the Retry-After header.
 """
+import logging
 import math
 
+from django import db
 from django.http import JsonResponse
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from ..error_codes import ERRORS
+
+logger = logging.getLogger("generation")
 
 
 class GenerationError(exceptions.APIException):
@@ -57,7 +61,19 @@ def error_body(*, code: str, message: str, retry_after: int | None = None, reque
     return {"error": error, "request_id": str(request_id) if request_id else None}
 
 
+# A client should come back after a database outage, not hammer it.
+DATABASE_RETRY_AFTER = 5
+
+
 def exception_handler(exc, context):
+    if isinstance(exc, (db.OperationalError, db.InterfaceError)):
+        # The database is unreachable (down, restarting, out of connections): the service
+        # cannot answer, which is 503, not a bug (500).
+        logger.error("database_unavailable", extra={"event": "database_unavailable", "error": type(exc).__name__})
+        return Response(error_body(code="service_unavailable", message=ERRORS["service_unavailable"].message,
+                                   retry_after=DATABASE_RETRY_AFTER),
+                        status=ERRORS["service_unavailable"].status,
+                        headers={"Retry-After": str(DATABASE_RETRY_AFTER)})
     response = drf_exception_handler(exc, context)
     if response is None:
         return None  # a bug: Django's handler500 answers in our shape

@@ -93,7 +93,10 @@ class GenerationSerializer(serializers.ModelSerializer):
     def get_error(self, obj: GenerationRequest):
         if not obj.error_code:
             return None
-        return {"code": obj.error_code, "message": obj.error_message}
+        error = {"code": obj.error_code, "message": obj.error_message}
+        if obj.retry_after is not None:
+            error["retry_after"] = obj.retry_after
+        return error
 
     def get_images(self, obj: GenerationRequest) -> list:
         if not obj.image_png:

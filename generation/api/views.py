@@ -1,15 +1,15 @@
-from django.db import connection
-from django.db.utils import DatabaseError
-from django.http import JsonResponse
+import re
+
 from rest_framework import permissions, status
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .. import stats
-from ..engine import services
+from ..engine import reaper, services
 from ..engine.spec import SpriteSpec
-from ..error_codes import status_of
+from ..engine.idempotency import IdempotencyKeyReused
+from ..error_codes import message_of, status_of
 from ..models import GenerationRequest
 from ..styles import DEFAULT_STYLE, STYLES
 from .errors import GenerationError
@@ -29,14 +29,29 @@ def _respond(row: GenerationRequest, *, accepted: bool = False) -> Response:
     return Response(GenerationSerializer(row).data, headers={"Location": location})
 
 
+IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")  # 1..255 visible ASCII (CONTRACT §3)
+
+
+def idempotency_key(request) -> str:
+    """The header's value, checked before any work; "" when absent."""
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not IDEMPOTENCY_KEY.fullmatch(key):
+        raise ValidationError({"Idempotency-Key": ["Use 1 to 255 visible ASCII characters."]})
+    return key or ""
+
+
 class GenerateView(APIView):
     def post(self, request):
         serializer = GenerateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         run_async = data.pop("async") or "respond-async" in request.headers.get("Prefer", "")
-        row = services.submit(token=request.auth, spec=SpriteSpec(**data),
-                              idempotency_key=request.headers.get("Idempotency-Key", "")[:200], run_async=run_async)
+        try:
+            row = services.submit(token=request.auth, spec=SpriteSpec(**data),
+                                  idempotency_key=idempotency_key(request), run_async=run_async)
+        except IdempotencyKeyReused:
+            raise GenerationError(status_code=status_of("idempotency_key_reused"), code="idempotency_key_reused",
+                                  message=message_of("idempotency_key_reused")) from None
         return _respond(row, accepted=run_async)
 
 
@@ -45,7 +60,7 @@ class GenerationDetailView(APIView):
         row = GenerationRequest.objects.filter(pk=pk, user=request.user).first()
         if row is None:
             raise NotFound("No such generation.")
-        return Response(GenerationSerializer(row).data)
+        return Response(GenerationSerializer(reaper.check(row)).data)
 
 
 class StylesView(APIView):
@@ -63,11 +78,3 @@ class MetricsView(APIView):
     def get(self, request):
         return Response(stats.totals(GenerationRequest.objects.all()))
 
-
-def healthz(request):
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-    except DatabaseError:
-        return JsonResponse({"status": "unavailable", "database": "down"}, status=503)
-    return JsonResponse({"status": "ok", "database": "ok"})

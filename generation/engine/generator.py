@@ -177,7 +177,8 @@ class Generator:
             wait_left, time_left = budgets.wait_left(), budgets.deadline - self.clock()
             horizon = max(0.0, min(wait_left, time_left - policy.MIN_CALL))
             now = pacer.timer()
-            got = pacer.acquire(key, deadline=now + horizon, rpm=rpm, lease=max(min(config.timeout, time_left), 1.0))
+            got = pacer.acquire(key, now=now, deadline=now + horizon, rpm=rpm,
+                                lease=max(min(config.timeout, time_left), 1.0))
             if isinstance(got, Slot):
                 wait = max(got.at - now, 0.0)
                 if not wait:
@@ -188,10 +189,17 @@ class Generator:
                     return got, Decision(Step.CALL, delay=wait)
                 pacer.release(key, got)  # a 429 paused the model while we waited: book again
                 continue
-            if got.reason == "probe" and policy.fits(PROBE_POLL, wait_left=wait_left, time_left=time_left):
-                self._wait(min(PROBE_POLL, got.seconds), budgets)
-                continue
+            if got.reason == "probe":
+                if policy.fits(PROBE_POLL, wait_left=wait_left, time_left=time_left):
+                    self._wait(min(PROBE_POLL, got.seconds), budgets)
+                    continue
+                # Another call is learning the quota and this request has no budget to wait for its
+                # answer: the probe tells nothing about when a slot comes, so go out unbooked.
+                return None, Decision(Step.CALL)
             decision = policy.admission(got.seconds, wait_left=wait_left, time_left=time_left, more_models=more)
+            if decision.step is Step.CALL:  # a probe's lease that ends within the budgets: wait it out, ask again
+                self._wait(decision.delay, budgets)
+                continue
             if decision.step is Step.REJECT:
                 _log(logging.WARNING, "admission_rejected", row, model=model, reason=got.reason,
                      retry_after=policy.retry_after_seconds(got.seconds))
@@ -222,6 +230,7 @@ class Generator:
             request=row, number=row.attempts, started_at=started_at, model=model, outcome=reply.outcome,
             http_status=reply.http_status, error_code=reply.code[:60], duration_ms=policy.clamp_ms(duration),
             wait_before_ms=policy.clamp_ms(budgets.waited - budgets.waited_at_last_call), hint_ms=policy.clamp_ms(hint),
+            message=reply.message[:300],  # scrubbed of secrets by providers.classify
         )
         budgets.waited_at_last_call = budgets.waited
         return reply, hint
@@ -238,6 +247,8 @@ class Generator:
         # The provider's reason helps the user rephrase a refused prompt; other details are ours to read.
         said = f" Provider said: {detail}" if detail and code == "content_policy_violation" else ""
         row.error_message = message_of(code) + said
+        if code == "upstream_unavailable":  # name the cause: the operator's to fix, not a wait
+            row.error_message = f"{row.error_message} {policy.unavailable_cause(outcomes)}."
         if code == "rate_limit_exceeded":
             row.retry_after = policy.retry_after_seconds(soonest if soonest is not None else 1.0)
             if not decision.at_admission:  # else admission_rejected said it

@@ -2,35 +2,102 @@
 
 With REDIS_URL set, the request is queued on Redis and a worker
 (`manage.py rqworker default`, any number of them, on any host) runs it.
-Without Redis (a laptop), there is no job engine to hand it to: the request
-runs before the answer, which is still a 202 with its Location.
+Without Redis (a laptop), or while Redis refuses the job, there is no job
+engine to hand it to: the request runs before the answer, which is still a
+202 with its Location.
+
+A job expires (`ttl`) once its request's deadline has passed: nobody may
+start work that can no longer be answered in time, and the reaper then
+finishes the row. A job that fails, or whose work-horse dies, marks its row
+(generation/engine/reaper.py holds those callbacks).
 """
 import logging
+import math
+from enum import Enum
 
-from django.conf import settings
 from redis.exceptions import RedisError
+from rq import Callback
 
+from ..config import effective_settings
 from ..models import GenerationRequest
+from ..redis_link import RedisLink
 from .generator import generator
+from .inflight import holding
 
 logger = logging.getLogger("generation")
+link = RedisLink("queue")
+QUEUE = "default"
+
+
+class JobState(str, Enum):
+    ALIVE = "alive"  # queued, started, scheduled or deferred: someone will run it
+    GONE = "gone"  # never enqueued, expired, or cleaned up
+    FAILED = "failed"  # failed, stopped or cancelled
+    UNKNOWN = "unknown"  # no Redis to ask
+
+
+_DEAD_STATUSES = {"failed", "stopped", "canceled"}
+
+
+def job_id(request_id) -> str:
+    return f"generation-{request_id}"
 
 
 def run_generation(generation_id: str) -> None:
     row = GenerationRequest.objects.get(pk=generation_id)
     if row.status == GenerationRequest.Status.QUEUED:
-        generator.run(row)
+        with holding(row.pk):
+            generator.run(row)
+
+
+def _queue(connection):
+    import django_rq
+
+    # Enqueue now, not on commit: the row is already committed, and a refused job must be
+    # seen here, where it can still be served in process, not after the answer.
+    return django_rq.get_queue(QUEUE, connection=connection, commit_mode="auto")
 
 
 def enqueue(row: GenerationRequest) -> None:
-    if not settings.REDIS_URL:
-        run_generation(str(row.id))
-        return
-    import django_rq
+    connection = link.client()
+    if connection is not None:
+        ttl = max(1, math.ceil(effective_settings().deadline_seconds))
+        try:
+            _queue(connection).enqueue(
+                run_generation, str(row.id), job_id=job_id(row.id), ttl=ttl,
+                on_failure=Callback("generation.engine.reaper.on_job_failure"),
+            )
+        except RedisError as exc:
+            link.failed(exc)
+        else:
+            link.succeeded()
+            return
+    if link.down:
+        # The client's request must not be lost because the queue is down: serve it here.
+        logger.warning("queue_unavailable", extra={"event": "queue_unavailable", "request_id": str(row.id)})
+    run_generation(str(row.id))
+
+
+def job_states(request_ids: list) -> dict[str, JobState]:
+    """Each request's job, as far as Redis knows: one round trip for all of them."""
+    ids = [str(i) for i in request_ids]
+    connection = link.client()
+    if connection is None or not ids:
+        return dict.fromkeys(ids, JobState.UNKNOWN)
+    from rq.job import Job
 
     try:
-        django_rq.get_queue("default").enqueue(run_generation, str(row.id), job_id=f"generation-{row.id}")
-    except RedisError:
-        # The client's request must not be lost because the queue is down: serve it here.
-        logger.error("queue_unavailable", extra={"event": "queue_unavailable", "request_id": str(row.id)})
-        run_generation(str(row.id))
+        jobs = Job.fetch_many([job_id(i) for i in ids], connection=connection)
+    except RedisError as exc:
+        link.failed(exc)
+        return dict.fromkeys(ids, JobState.UNKNOWN)
+    link.succeeded()
+    return dict(zip(ids, map(_state, jobs)))
+
+
+def _state(job) -> JobState:
+    if job is None:
+        return JobState.GONE
+    # JobStatus is a str Enum whose hash is not its value's: compare values.
+    status = getattr(job.get_status(refresh=False), "value", None)
+    return JobState.FAILED if status in _DEAD_STATUSES else JobState.ALIVE

@@ -260,9 +260,11 @@ class Pacer:
         now = self.timer() if now is None else now
         self._call("release", key, ticket=slot.ticket, probe=slot.probe, now=now)
 
-    def observe(self, key: str, headers: Mapping[str, str] | None, *, status: int | None, slot: Slot,
+    def observe(self, key: str, headers: Mapping[str, str] | None, *, status: int | None, slot: Slot | None,
                 sent_at: float) -> None:
-        """Learn from one answer, success or failure. `status` None: no answer came (timeout, refused)."""
+        """Learn from one answer, success or failure. `status` None: no answer came (timeout, refused).
+        `slot` None: a call that went out unbooked (it could not wait for a probe)."""
+        slot = slot or Slot(at=sent_at, ticket="")
         q = hints.quota(headers)
         period = q.reset or DEFAULT_PERIOD
         self._call("observe", key, ticket=slot.ticket, limit=q.limit, remaining=q.remaining, reset=q.reset, answered=status is not None

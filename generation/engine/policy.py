@@ -5,7 +5,7 @@ so every rule here is tested exhaustively without sleeping.
 """
 import enum
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from ..models import GenerationAttempt
@@ -30,6 +30,8 @@ _ACTIONS = {
     Outcome.QUOTA_EXHAUSTED: Action.NEXT_MODEL,
     Outcome.MODEL_NOT_FOUND: Action.NEXT_MODEL,
     Outcome.AUTH_FAILED: Action.NEXT_MODEL,
+    # LiteLLM cannot route this model or refuses its parameters: another model may do.
+    Outcome.MODEL_UNSUPPORTED: Action.NEXT_MODEL,
     # The prompt itself is the problem: every model would refuse it too.
     Outcome.CONTENT_POLICY: Action.STOP,
     Outcome.BAD_REQUEST: Action.STOP,
@@ -85,6 +87,19 @@ def final_error(last_outcomes: Iterable[str]) -> str:
         if seen & outcomes:
             return code
     return "upstream_unavailable"
+
+
+_CAUSES = {
+    Outcome.AUTH_FAILED: "credentials missing or rejected",
+    Outcome.QUOTA_EXHAUSTED: "out of quota",
+    Outcome.MODEL_NOT_FOUND: "unknown or retired model",
+    Outcome.MODEL_UNSUPPORTED: "LiteLLM cannot route it or refuses its parameters",
+}
+
+
+def unavailable_cause(last_outcomes: Mapping[str, str]) -> str:
+    """Why no model was available, model by model: 'openai/x: credentials missing or rejected'."""
+    return "; ".join(f"{model}: {_CAUSES.get(outcome, outcome)}" for model, outcome in last_outcomes.items())
 
 
 def retry_after_seconds(wait: float | None) -> int | None:

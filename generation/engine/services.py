@@ -2,7 +2,7 @@
 from django.db import IntegrityError, transaction
 
 from ..models import ApiToken, GenerationRequest
-from . import jobs
+from . import idempotency, inflight, jobs, reaper
 from .generator import generator
 from .spec import SpriteSpec
 
@@ -11,7 +11,9 @@ Status = GenerationRequest.Status
 
 def create_generation(*, token: ApiToken, spec: SpriteSpec, idempotency_key: str = "",
                       status: str = Status.RUNNING) -> tuple[GenerationRequest, bool]:
-    """The generation row, or the earlier one with the same Idempotency-Key: (row, created)."""
+    """The generation row, or the earlier one with the same Idempotency-Key: (row, created).
+
+    `idempotency_key` is the key's digest (`idempotency.digest`), as stored."""
     if idempotency_key:
         earlier = GenerationRequest.objects.filter(token=token, idempotency_key=idempotency_key).first()
         if earlier:
@@ -21,6 +23,8 @@ def create_generation(*, token: ApiToken, spec: SpriteSpec, idempotency_key: str
             row = GenerationRequest.objects.create(
                 user=token.user, token=token, idempotency_key=idempotency_key, prompt=spec.prompt, style=spec.style,
                 size=spec.size, options=spec.options(), status=status,
+                request_fingerprint=idempotency.fingerprint(spec) if idempotency_key else "",
+                worker=inflight.ident() if status == Status.RUNNING else "",
             )
     except IntegrityError:  # the same key raced in from a second connection
         return GenerationRequest.objects.get(token=token, idempotency_key=idempotency_key), False
@@ -30,13 +34,27 @@ def create_generation(*, token: ApiToken, spec: SpriteSpec, idempotency_key: str
 def submit(*, token: ApiToken, spec: SpriteSpec, idempotency_key: str = "", run_async: bool = False) -> GenerationRequest:
     """Record the request and generate: now, or on the job queue when `run_async`.
 
-    A repeat of an Idempotency-Key returns the first request's row as it stands.
+    A repeat of an Idempotency-Key returns the first request's row as it stands, unless it
+    failed in a way that waiting cures: then it generates again under the same key. The
+    same key with a different body raises IdempotencyKeyReused.
     """
-    row, created = create_generation(token=token, spec=spec, idempotency_key=idempotency_key,
-                                     status=Status.QUEUED if run_async else Status.RUNNING)
-    if created and run_async:
+    key = idempotency.digest(idempotency_key)
+    status = Status.QUEUED if run_async else Status.RUNNING
+    row, created = create_generation(token=token, spec=spec, idempotency_key=key, status=status)
+    if not created:
+        if row.request_fingerprint and row.request_fingerprint != idempotency.fingerprint(spec):
+            raise idempotency.IdempotencyKeyReused()
+        row = reaper.check(row)  # a repeat must not wait forever on a row its worker lost
+        if not idempotency.may_generate_again(row):
+            return row
+        idempotency.release(row)
+        row, created = create_generation(token=token, spec=spec, idempotency_key=key, status=status)
+        if not created:  # a concurrent repeat generated again first: this is its row
+            return row
+    if run_async:
         jobs.enqueue(row)
         row.refresh_from_db()
-    elif created:
-        generator.run(row)
+    else:
+        with inflight.holding(row.pk, recorded=True):  # so that this worker's death finishes it
+            generator.run(row)
     return row

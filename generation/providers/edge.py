@@ -7,9 +7,11 @@ call is ours to count and to wait for.
 """
 import base64
 import io
+import re
 from dataclasses import dataclass, field
 
 import httpx
+from django.conf import settings
 from PIL import Image
 
 from ..models import GenerationAttempt
@@ -48,15 +50,36 @@ def _error_code(exc: Exception) -> str:
         return str(getattr(exc, "code", "") or "")
 
 
+# What a provider's message may carry of a credential: OpenAI-style keys (sk-..., sk-proj-...,
+# also when partly masked), bearer tokens, and key=value pairs.
+_SECRET = re.compile(r"\bsk-[\w*-]+|\bBearer\s+\S+|\b(api[_-]?key|key|token|secret)(\s*[=:]\s*)[^\s,;&\"']+", re.I)
+# LiteLLM's words for an absent credential: it raises before any call, as a 500.
+_MISSING_CREDENTIALS = ("missing credentials", "api_key client option must be set")
+# LiteLLM's refusal of a model it cannot route (raised before any call).
+_UNROUTABLE = "llm provider not provided"
+
+
+def scrub(text: str) -> str:
+    """The text with anything that looks like a credential replaced by ***."""
+    text = _SECRET.sub(lambda m: f"{m.group(1)}{m.group(2)}***" if m.group(1) else "***", text)
+    key = settings.OPENAI_API_KEY
+    return text.replace(key, "***") if key and len(key) >= 8 else text
+
+
 def classify(exc: Exception) -> Reply:
     """Map a LiteLLM exception to an outcome, by type and the provider's error code."""
     litellm = load_litellm()
     code = _error_code(exc)
     status = getattr(exc, "status_code", None)
     headers = getattr(exc, "litellm_response_headers", None) or getattr(getattr(exc, "response", None), "headers", None)
-    message = str(getattr(exc, "message", exc))[:500]
+    message = scrub(str(getattr(exc, "message", exc))[:2000])[:500]
+    lowered = message.lower()
 
-    if isinstance(exc, litellm.Timeout):
+    if isinstance(exc, litellm.UnsupportedParamsError) or _UNROUTABLE in lowered:
+        outcome = Outcome.MODEL_UNSUPPORTED  # this model, not the request: the next one may take it
+    elif any(words in lowered for words in _MISSING_CREDENTIALS):
+        outcome = Outcome.AUTH_FAILED
+    elif isinstance(exc, litellm.Timeout):
         outcome = Outcome.TIMEOUT
     elif isinstance(exc, litellm.RateLimitError):
         outcome = Outcome.QUOTA_EXHAUSTED if code == "insufficient_quota" else Outcome.RATE_LIMITED
@@ -90,10 +113,35 @@ def call_model(request: ModelRequest, *, timeout: float) -> Reply:
     b64 = getattr(data[0], "b64_json", None) if data else None
     if not b64:
         return Reply(Outcome.MALFORMED, message="the model returned no image", http_status=200, headers=headers)
+    return decode_image(b64, headers=headers)
+
+
+# Sprites are at most 256 px; 4096 x 4096 is generous for any model's canvas. Past it, one
+# image costs hundreds of MB to decode (8000 x 8000 RGBA took a worker from 284 MB to 3 GB
+# with 4 requests), so it is refused from its header, before its pixels are decoded.
+MAX_IMAGE_SIDE = 4096
+# A PNG of 4096 x 4096 that compresses badly is still well under 24 MB; its base64 is 4/3 of that.
+MAX_BASE64_CHARS = 32 * 1024 * 1024
+
+
+def decode_image(b64: str, *, headers: httpx.Headers | None = None) -> Reply:
+    """The upstream's base64 image, decoded only when its size is within bounds; else MALFORMED."""
+    headers = headers if headers is not None else httpx.Headers()
+
+    def malformed(message: str) -> Reply:
+        return Reply(Outcome.MALFORMED, message=message[:500], http_status=200, headers=headers)
+
+    if len(b64) > MAX_BASE64_CHARS:
+        return malformed(f"the model returned an image of {len(b64)} base64 characters, over {MAX_BASE64_CHARS}")
     try:
-        image = Image.open(io.BytesIO(base64.b64decode(b64)))
-        image.load()
+        image = Image.open(io.BytesIO(base64.b64decode(b64)))  # reads the header only
     except Exception as exc:  # not base64, not an image
-        return Reply(Outcome.MALFORMED, message=f"the model returned an unreadable image: {exc}"[:500],
-                     http_status=200, headers=headers)
+        return malformed(f"the model returned an unreadable image: {exc}")
+    width, height = image.size
+    if width > MAX_IMAGE_SIDE or height > MAX_IMAGE_SIDE:
+        return malformed(f"the model returned a {width}x{height} image, over {MAX_IMAGE_SIDE}x{MAX_IMAGE_SIDE}")
+    try:
+        image.load()
+    except Exception as exc:  # truncated or corrupt pixel data
+        return malformed(f"the model returned an unreadable image: {exc}")
     return Reply(Outcome.SUCCEEDED, image=image, http_status=200, headers=headers)

@@ -30,3 +30,17 @@ def load_litellm():
     litellm.client_session = httpx.Client(
         limits=httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=100), follow_redirects=True)
     return litellm
+
+
+def routing_problem(model: str) -> str | None:
+    """Why LiteLLM cannot route this model string, or None when it can (no call is made)."""
+    if not model or any(ch.isspace() for ch in model):
+        return f"{model!r} is not a model string: use provider/model, e.g. openai/gpt-image-2"
+    litellm = load_litellm()
+    try:
+        name, provider, *_ = litellm.get_llm_provider(model)
+    except Exception:  # LiteLLM raises its BadRequestError for an unknown provider
+        return f"{model!r} has no provider LiteLLM knows: use provider/model, e.g. openai/gpt-image-2"
+    if not name:
+        return f"{model!r} names a provider ({provider}) but no model"
+    return None
