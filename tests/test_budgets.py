@@ -8,6 +8,7 @@ from generation.engine import pacing
 from generation.engine.generator import generator
 from generation.logfmt import event_fields
 from generation.models import GenerationAttempt, GenerationRequest, ModelRateLimit
+from tests.upstream import FakeOpenAI
 
 pytestmark = pytest.mark.django_db
 
@@ -133,3 +134,25 @@ def test_a_huge_or_broken_hint_never_fails_a_request(api, upstream, timeline, se
     assert response.status_code == 429
     assert 1 <= int(response["Retry-After"]) <= 86400
     assert all(a.hint_ms is None or a.hint_ms <= 86_400_000 for a in GenerationAttempt.objects.all())
+
+
+def test_with_no_wait_budget_a_free_slot_is_still_taken_on_the_real_clock(api, settings, setup):
+    setup(max_wait=0.0)
+    ModelRateLimit.objects.create(model=PRIMARY, requests_per_minute=5)
+    with FakeOpenAI() as fake:
+        settings.OPENAI_BASE_URL = fake.base_url
+
+        statuses = [generate(api).status_code for _ in range(2)]
+
+    assert statuses == [200, 200]
+    assert len(fake.calls) == 2
+
+
+def test_with_no_wait_budget_a_call_does_not_wait_for_another_workers_probe(api, upstream, timeline, setup, pacer):
+    setup(max_wait=0.0)
+    probe = pacer.acquire(pacing.pacer_key(PRIMARY), deadline=timeline.now + 30, lease=60)  # another worker's
+
+    response = generate(api)
+
+    assert probe.probe and response.status_code == 200
+    assert len(upstream.calls) == 1 and timeline.sleeps == []
