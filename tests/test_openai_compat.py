@@ -123,11 +123,12 @@ def test_it_answers_a_throttled_token_with_both_retry_headers(api, settings):
 
 def test_it_answers_409_with_retry_after_while_the_same_idempotency_key_runs(api, token_key):
     from generation.engine import services
+    from generation.engine.spec import SpriteSpec
     from generation.models import ApiToken
 
     token = ApiToken.objects.get_from_key(token_key)
-    spec = services.SpriteSpec(prompt="coin", style="pixel", size=64, transparent=True, colors=16, outline=False)
-    services.create_request(token=token, spec=spec, idempotency_key="k1")  # left running
+    spec = SpriteSpec(prompt="coin", style="pixel", size=64, transparent=True, colors=16, outline=False)
+    services.create_generation(token=token, spec=spec, idempotency_key="k1")  # left running
 
     response = api.post(URL, {"prompt": "coin"}, format="json", HTTP_IDEMPOTENCY_KEY="k1")
 

@@ -13,11 +13,13 @@ model draws is the operator's setting, never the client's.
 import base64
 import math
 
-from rest_framework import exceptions, status
+from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ..engine import policy, services
+from ..engine import services
+from ..engine.spec import SpriteSpec
+from ..error_codes import message_of, status_of
 from ..models import GenerationRequest
 from ..styles import STYLES
 from .errors import GenerationError, exception_handler
@@ -142,20 +144,16 @@ class ImagesGenerationsView(OpenAIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         data.pop("async", None)
-        spec = services.SpriteSpec(**data)
-        key = request.headers.get("Idempotency-Key", "")[:200]
-        row, created = services.create_request(token=request.auth, spec=spec, idempotency_key=key,
-                                               status=Status.RUNNING)
-        if created:
-            services.generator.run(row)
+        row = services.submit(token=request.auth, spec=SpriteSpec(**data),
+                              idempotency_key=request.headers.get("Idempotency-Key", "")[:200])
         if row.status in (Status.QUEUED, Status.RUNNING):
             # An earlier request with this Idempotency-Key is still working. OpenAI clients cannot
             # poll a 202; a 409 with Retry-After makes their SDK wait and ask again.
-            raise GenerationError(status_code=status.HTTP_409_CONFLICT, code="request_in_progress",
-                                  message="A request with this Idempotency-Key is still running.",
+            code = "request_in_progress"
+            raise GenerationError(status_code=status_of(code), code=code, message=message_of(code),
                                   request_id=row.id, wait=1)
         if row.status == Status.FAILED:
-            raise GenerationError(status_code=policy.STATUS_OF.get(row.error_code, 502), code=row.error_code,
+            raise GenerationError(status_code=status_of(row.error_code), code=row.error_code,
                                   message=row.error_message, request_id=row.id, wait=row.retry_after)
         return Response(_answer(row))
 
