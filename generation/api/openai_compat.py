@@ -134,7 +134,7 @@ def _answer(row: GenerationRequest) -> dict:
         # Ours, beyond OpenAI's: what /v1/generate answers about the same row.
         "id": str(row.id), "model": row.model_used, "style": row.style, "seed": row.options.get("seed"),
         "attempts": row.attempts, "retries": row.retries, "fallback_used": row.fallback_used,
-        "latency_ms": row.latency_ms,
+        "latency_ms": row.latency_ms, "cost_usd": None if row.cost_usd is None else float(row.cost_usd),
     }
 
 

@@ -130,9 +130,11 @@ class Generator:
         started_at, t0 = self.now(), self.clock()
         failure, image, headers = None, None, None
         try:
-            image = self.call_model(upstream_request, timeout=config.timeout)
+            answer = self.call_model(upstream_request, timeout=config.timeout)
+            image, cost = answer.image, answer.cost_usd
         except providers.UpstreamFailure as exc:
-            failure, headers = exc, exc.headers
+            failure, headers, cost = exc, exc.headers, exc.cost_usd
+        row.cost_usd = providers.total_cost([row.cost_usd, cost])
         duration = self.clock() - t0
         hint = policy.rate_limit_hint(headers, now=self.now()) if failure else None
         GenerationAttempt.objects.create(
@@ -140,7 +142,7 @@ class Generator:
             outcome=failure.outcome if failure else Outcome.SUCCEEDED,
             http_status=failure.http_status if failure else 200, error_code=failure.code[:60] if failure else "",
             duration_ms=round(duration * 1000), wait_before_ms=round(wait_before * 1000),
-            hint_ms=None if hint is None else round(hint * 1000),
+            hint_ms=None if hint is None else round(hint * 1000), cost_usd=cost,
             message=failure.message[:300] if failure else "",  # scrubbed of secrets by providers.classify
         )
         return failure, image, hint

@@ -8,27 +8,37 @@ call is ours to count and to wait for.
 import base64
 import io
 import re
+from dataclasses import dataclass
+from decimal import Decimal
 
 import httpx
 from django.conf import settings
 from PIL import Image
 
 from ..models import GenerationAttempt
-from .adapters import ModelRequest
-from .runtime import load_litellm
+from . import pricing
+from .adapters import ModelRequest, provider_of
+from .runtime import OFFLINE_PROVIDER, load_litellm
 
 Outcome = GenerationAttempt.Outcome
 
 
 class UpstreamFailure(Exception):
     def __init__(self, outcome: str, *, message: str, http_status: int | None = None, code: str | None = None,
-                 headers: httpx.Headers | None = None):
+                 headers: httpx.Headers | None = None, cost_usd: Decimal | None = None):
         super().__init__(message)
         self.outcome = outcome
         self.message = message
         self.http_status = http_status
         self.code = code or ""
         self.headers = headers or httpx.Headers()
+        self.cost_usd = cost_usd  # what the failed call was billed; None: unknown
+
+
+@dataclass(frozen=True)
+class ModelAnswer:
+    image: Image.Image
+    cost_usd: Decimal | None  # None: LiteLLM's cost map cannot price it
 
 
 def _error_code(exc: Exception) -> str:
@@ -64,11 +74,14 @@ def classify(exc: Exception) -> UpstreamFailure:
     headers = getattr(exc, "litellm_response_headers", None) or getattr(getattr(exc, "response", None), "headers", None)
     message = scrub(str(getattr(exc, "message", exc))[:2000])[:500]
     lowered = message.lower()
+    cost = pricing.cost_of_failure(exc)
 
     if isinstance(exc, litellm.UnsupportedParamsError) or _UNROUTABLE in lowered:
         outcome = Outcome.MODEL_UNSUPPORTED  # this model, not the request: the next one may take it
+        cost = pricing.ZERO  # refused by LiteLLM before any call
     elif any(words in lowered for words in _MISSING_CREDENTIALS):
         outcome = Outcome.AUTH_FAILED
+        cost = pricing.ZERO  # refused by LiteLLM before any call
     elif isinstance(exc, litellm.Timeout):
         outcome = Outcome.TIMEOUT
     elif isinstance(exc, litellm.RateLimitError):
@@ -86,24 +99,35 @@ def classify(exc: Exception) -> UpstreamFailure:
     else:  # InternalServerError, ServiceUnavailableError, APIError and anything unforeseen
         outcome = Outcome.SERVER_ERROR
     return UpstreamFailure(outcome, message=message, http_status=status, code=code,
-                           headers=httpx.Headers(headers or {}))
+                           headers=httpx.Headers(headers or {}), cost_usd=cost)
 
 
-def call_model(request: ModelRequest, *, timeout: float) -> Image.Image:
-    """One upstream call: the image, or UpstreamFailure, classified."""
+def call_model(request: ModelRequest, *, timeout: float) -> ModelAnswer:
+    """One upstream call: the image and its cost, or UpstreamFailure, classified."""
     litellm = load_litellm()
+    offline = provider_of(request.model) == OFFLINE_PROVIDER
     try:
         response = litellm.image_generation(
             model=request.model, prompt=request.prompt, timeout=timeout, max_retries=0, **request.params
         )
     except Exception as exc:  # LiteLLM maps every provider error to its own types
-        raise classify(exc) from exc
+        failure = classify(exc)
+        if offline:
+            failure.cost_usd = pricing.ZERO
+        raise failure from exc
+    cost = pricing.ZERO if offline else pricing.cost_of_answer(response, model=request.model)
     headers = httpx.Headers((response._hidden_params or {}).get("additional_headers") or {})
     data = response.data or []
     b64 = getattr(data[0], "b64_json", None) if data else None
-    if not b64:
-        raise UpstreamFailure(Outcome.MALFORMED, message="the model returned no image", http_status=200, headers=headers)
-    return decode_image(b64, headers=headers)
+    try:
+        if not b64:
+            raise UpstreamFailure(Outcome.MALFORMED, message="the model returned no image", http_status=200,
+                                  headers=headers)
+        image = decode_image(b64, headers=headers)
+    except UpstreamFailure as failure:
+        failure.cost_usd = cost  # an answer without a usable image is still billed by its usage
+        raise
+    return ModelAnswer(image=image, cost_usd=cost)
 
 
 # Sprites are at most 256 px; 4096 x 4096 is generous for any model's canvas. Past it, one
