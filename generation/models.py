@@ -110,7 +110,7 @@ class GenerationRequest(models.Model):
         indexes = [
             # Covers the admin's statistics scans, so they skip the stored PNGs (bench/admin_stats.py).
             models.Index(fields=["created_at", "status", "model_used", "error_code", "retries", "latency_ms", "wait_ms",
-                                 "attempts", "fallback_used", "id"], name="generation_req_stats_idx"),
+                                 "attempts", "fallback_used", "id", "cost_usd"], name="generation_req_stats_idx"),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -125,6 +125,7 @@ def test_the_sdk_does_not_retry_what_our_loop_already_retried(make_sdk, upstream
         client.images.generate(prompt="a red dragon")
 
     assert (raised.value.status_code, raised.value.code) == (502, "upstream_error")
+    assert raised.value.response.headers["x-should-retry"] == "false"
     assert sdk_sleeps == [] and GenerationRequest.objects.count() == 1 and len(upstream.calls) == 2
 
 

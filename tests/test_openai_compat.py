@@ -66,6 +66,8 @@ BAD_BODIES = [
     ({"prompt": "ok", "size": "4x4"}, "size"),
     ({"prompt": "ok", "size": "512x512"}, "size"),
     ({"prompt": "ok", "size": 64}, "size"),
+    ({"prompt": "ok", "size": 0}, "size"),
+    ({"prompt": "ok", "size": ""}, "size"),
     ({"prompt": "ok", "size": "64x64x64"}, "size"),
     ({"prompt": "ok", "response_format": "url"}, "response_format"),
     ({"prompt": "ok", "output_format": "webp"}, "output_format"),

@@ -80,7 +80,7 @@ def generate_body(data) -> dict:
     if data.get("stream") not in (None, False):
         raise _invalid("stream", "streaming is not supported")
     body = {name: data[name] for name in ("prompt", *_EXTRAS) if name in data}
-    body["size"] = _square_size(data.get("size") or DEFAULT_SIZE)
+    body["size"] = _square_size(DEFAULT_SIZE if data.get("size") is None else data["size"])
     model = data.get("model")
     if model is not None and not isinstance(model, str):
         raise _invalid("model", "must be a string")
