@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('generation', '0002_generationrequest_stats_index'),
+        ('generation', '0003_h8_total_timeout'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
