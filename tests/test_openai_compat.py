@@ -33,10 +33,12 @@ def test_it_answers_in_openais_shape_with_one_row_like_v1_generate(api, user):
 
 def test_it_maps_a_style_name_in_model_and_takes_our_fields_as_extra_body(api):
     body = api.post(URL, {"prompt": "coin", "model": "retro", "size": "32x32", "seed": 5, "colors": 4,
-                          "background": "opaque", "quality": "low", "user": "plugin-42"}, format="json").json()
+                          "background": "opaque", "quality": "low", "user": "plugin-42", "max_wait": 2, "timeout": 30},
+                    format="json").json()
 
     row = GenerationRequest.objects.get()
     assert (row.style, row.options["seed"], row.options["colors"], row.options["transparent"]) == ("retro", 5, 4, False)
+    assert (row.options["max_wait"], row.options["timeout"]) == (2, 30)
     assert (body["style"], body["seed"], body["background"]) == ("retro", 5, "opaque")
     opaque = sprite_of(body).convert("RGBA")
     assert opaque.getpixel((0, 0))[3] == 255
