@@ -49,7 +49,7 @@ def _invalid(field: str, message: str) -> exceptions.ValidationError:
     return exceptions.ValidationError({field: [message]})
 
 
-def _square_size(value) -> int | str:
+def _square_size(value) -> int:
     """'64x64' -> 64; the range is GenerateSerializer's to check, so its message names the bounds."""
     if value == "auto":
         value = DEFAULT_SIZE
@@ -112,9 +112,11 @@ def openai_exception_handler(exc, context):
     error_type = _TYPES.get(response.status_code, "server_error" if response.status_code >= 500 else "invalid_request_error")
     response.data = {"error": {"message": ours["message"], "type": error_type, "param": param, "code": ours["code"]},
                      "request_id": response.data["request_id"]}
-    if "Retry-After" in response:
+    try:
         # The SDKs read retry-after-ms first; both say the same.
-        response["retry-after-ms"] = str(int(response["Retry-After"]) * 1000)
+        response["retry-after-ms"] = str(round(float(response["Retry-After"]) * 1000))
+    except (KeyError, ValueError):
+        pass  # no Retry-After (or not in seconds): nothing to repeat
     if ours["code"] in _NO_CLIENT_RETRY:
         response["x-should-retry"] = "false"
     return response
