@@ -185,8 +185,12 @@ def spend(requests: QuerySet[GenerationRequest]) -> dict:
 
     By attempt, not by request: a request that fell back paid both models.
     """
-    rows = (GenerationAttempt.objects.filter(request__in=requests.order_by().values("pk")).order_by()
-            .annotate(day=TruncDay("started_at")).values("day", "model")
+    attempts = GenerationAttempt.objects.all()
+    if requests.query.where:
+        # Filtered or searched: only the listed requests' calls. Unfiltered (the admin's landing
+        # page), every attempt qualifies, and skipping the semi-join halves the query.
+        attempts = attempts.filter(request__in=requests.order_by().values("pk"))
+    rows = (attempts.order_by().annotate(day=TruncDay("started_at")).values("day", "model")
             .annotate(cost=Coalesce(Sum("cost_usd"), Value(Decimal(0))), calls=Count("pk"),
                       unpriced=Count("pk", filter=Q(cost_usd__isnull=True))))
     rows = list(rows)

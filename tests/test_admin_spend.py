@@ -84,9 +84,15 @@ def test_it_shows_spend_per_token(admin_client, spend_rows):
 
 
 def test_it_sorts_tokens_by_spend(admin_client, spend_rows):
-    html = admin_client.get(TOKENS + "?o=-4").content.decode()  # list_display's 4th column, descending
+    from generation.admin.tokens import ApiTokenAdmin
+
+    # `o` counts the changelist's columns from 0, and the actions' checkbox column comes first.
+    column = ApiTokenAdmin.list_display.index("spend") + 1
+    html = admin_client.get(f"{TOKENS}?o=-{column}").content.decode()  # dearest first
 
     assert html.index("plugin-b") < html.index("plugin-a")
+    html = admin_client.get(f"{TOKENS}?o={column}").content.decode()  # cheapest first
+    assert html.index("plugin-a") < html.index("plugin-b")
 
 
 @pytest.mark.parametrize("requests", [10, 200])
