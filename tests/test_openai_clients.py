@@ -17,7 +17,7 @@ import openai
 import pytest
 from PIL import Image
 
-from generation.api.auth import TokenRateThrottle
+from generation.api.throttle import LocalWindows, TokenRateThrottle
 from generation.models import GenerationAttempt, GenerationRequest
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples"
@@ -170,13 +170,14 @@ def test_the_poller_waits_out_a_429_by_its_retry_after(live_server, token_key, s
     poller = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(poller)
     clock = Clock()
-    monkeypatch.setattr(TokenRateThrottle, "timer", lambda self: clock.now)  # the throttle's window on our clock
+    # No Redis: the throttle counts in this process, its windows on our clock.
     settings.REDIS_URL, settings.SPRITE_THROTTLE_RATE = "", "1/min"
+    monkeypatch.setattr(TokenRateThrottle, "local", LocalWindows(clock=lambda: clock.now))
     status, _, _ = poller.call("GET", f"{live_server.url}/v1/models", token_key)  # the token's one request
     assert status == 200
 
     done = poller.generate(live_server.url, token_key, {"prompt": "a coin", "size": 16}, sleep=clock.sleep,
-                           clock=lambda: 0.0)
+                           clock=lambda: clock.now)
 
     # The first submit got 429 `throttled` with Retry-After: 60; the poller waited it out and resubmitted.
     assert done["status"] == "succeeded" and done["images"][0]["width"] == 16

@@ -126,19 +126,31 @@ def test_it_answers_a_throttled_token_with_both_retry_headers(api, settings):
 
 
 def test_it_answers_409_with_retry_after_while_the_same_idempotency_key_runs(api, token_key):
-    from generation.engine import services
+    from generation.engine import idempotency, services
     from generation.engine.spec import SpriteSpec
     from generation.models import ApiToken
 
     token = ApiToken.objects.get_from_key(token_key)
     spec = SpriteSpec(prompt="coin", style="pixel", size=64, transparent=True, colors=16, outline=False)
-    services.create_generation(token=token, spec=spec, idempotency_key="k1")  # left running
+    services.create_generation(token=token, spec=spec, idempotency_key=idempotency.digest("k1"))  # left running
 
     response = api.post(URL, {"prompt": "coin"}, format="json", HTTP_IDEMPOTENCY_KEY="k1")
 
     assert response.status_code == 409
     assert response.json()["error"]["type"] == "conflict_error"
     assert response["Retry-After"] == "1" and response["retry-after-ms"] == "1000"
+
+
+def test_it_refuses_an_idempotency_key_reused_with_another_body_or_malformed(api):
+    first = api.post(URL, {"prompt": "coin"}, format="json", HTTP_IDEMPOTENCY_KEY="k2")
+    again = api.post(URL, {"prompt": "coin"}, format="json", HTTP_IDEMPOTENCY_KEY="k2")
+    other = api.post(URL, {"prompt": "sword"}, format="json", HTTP_IDEMPOTENCY_KEY="k2")
+    bad = api.post(URL, {"prompt": "coin"}, format="json", HTTP_IDEMPOTENCY_KEY="has space")
+
+    assert (first.status_code, again.status_code) == (200, 200) and again.json()["id"] == first.json()["id"]
+    assert other.status_code == 422 and other.json()["error"]["code"] == "idempotency_key_reused"
+    assert bad.status_code == 400 and bad.json()["error"]["param"] == "Idempotency-Key"
+    assert GenerationRequest.objects.count() == 1
 
 
 def test_it_lists_the_styles_as_models(api):

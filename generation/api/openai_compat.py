@@ -18,12 +18,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ..engine import services
+from ..engine.idempotency import IdempotencyKeyReused
 from ..engine.spec import SpriteSpec
 from ..error_codes import message_of, status_of
 from ..models import GenerationRequest
 from ..styles import STYLES
 from .errors import GenerationError, exception_handler
 from .serializers import GenerateSerializer
+from .views import idempotency_key
 
 Status = GenerationRequest.Status
 
@@ -146,8 +148,11 @@ class ImagesGenerationsView(OpenAIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         data.pop("async", None)
-        row = services.submit(token=request.auth, spec=SpriteSpec(**data),
-                              idempotency_key=request.headers.get("Idempotency-Key", "")[:200])
+        try:
+            row = services.submit(token=request.auth, spec=SpriteSpec(**data), idempotency_key=idempotency_key(request))
+        except IdempotencyKeyReused:
+            code = "idempotency_key_reused"
+            raise GenerationError(status_code=status_of(code), code=code, message=message_of(code)) from None
         if row.status in (Status.QUEUED, Status.RUNNING):
             # An earlier request with this Idempotency-Key is still working. OpenAI clients cannot
             # poll a 202; a 409 with Retry-After makes their SDK wait and ask again.

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('generation', '0003_h8_total_timeout'),
+        ('generation', '0003_h10_idempotency'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
