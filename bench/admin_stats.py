@@ -24,6 +24,7 @@ import tempfile
 import time
 from contextlib import contextmanager
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -31,6 +32,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 MODELS = [("openai/gpt-image-2", 60), ("offline/pixel-sprite", 20), ("openai/gpt-image-1.5", 15), ("azure/dall-e-3", 5)]
+# USD of one priced image (gpt-image with 40 prompt tokens in LiteLLM's map; dall-e-3 per image).
+PRICES = {"openai/gpt-image-2": Decimal("0.00836"), "offline/pixel-sprite": Decimal(0),
+          "openai/gpt-image-1.5": Decimal("0.00660"), "azure/dall-e-3": Decimal("0.04")}
 ERRORS = [("rate_limit_exceeded", 50), ("upstream_timeout", 20), ("upstream_error", 15), ("upstream_unavailable", 10),
           ("content_policy_violation", 5)]
 STATUSES = [("succeeded", 80), ("failed", 17), ("running", 2), ("queued", 1)]
@@ -73,7 +77,7 @@ def fill(rows: int, image_bytes: int, seed: int = 1) -> None:
     from django.contrib.auth.models import User
     from django.utils import timezone
 
-    from generation.models import GenerationRequest
+    from generation.models import GenerationAttempt, GenerationRequest
 
     rng = random.Random(seed)
     users = [User.objects.create_user(f"plugin{i}") for i in range(20)]
@@ -99,9 +103,32 @@ def fill(rows: int, image_bytes: int, seed: int = 1) -> None:
                     error_code=pick(rng, ERRORS) if status == "failed" else "",
                     image_png=image if status == "succeeded" else None,
                 ))
+            attempts = attempts_of(rng, batch)  # sets each request's cost first
             GenerationRequest.objects.bulk_create(batch)
+            GenerationAttempt.objects.bulk_create(attempts)
     finally:
         created_at.auto_now_add = True
+
+
+def attempts_of(rng: random.Random, requests: list) -> list:
+    """One attempt row per upstream call, priced where the schema has costs (unknown for timeouts)."""
+    from generation.models import GenerationAttempt
+
+    priced = any(f.name == "cost_usd" for f in GenerationAttempt._meta.get_fields())
+    attempts = []
+    for row in requests:
+        for number in range(1, row.attempts + 1):
+            last = number == row.attempts
+            model = row.model_used if last or not row.fallback_used else MODELS[0][0]
+            outcome = ("succeeded" if row.status == "succeeded" else "rate_limited") if last else \
+                rng.choice(["rate_limited", "rate_limited", "server_error", "timeout"])
+            cost = {"succeeded": PRICES[model], "timeout": None}.get(outcome, Decimal(0))
+            attempts.append(GenerationAttempt(request=row, number=number, started_at=row.created_at, model=model,
+                                              outcome=outcome, duration_ms=500, **({"cost_usd": cost} if priced else {})))
+        if priced:
+            known = [a.cost_usd for a in attempts[-row.attempts:] if a.cost_usd is not None] if row.attempts else []
+            row.cost_usd = sum(known, Decimal(0)) if known else None
+    return attempts
 
 
 def measure(client, url: str, runs: int) -> tuple[float, float, list[dict]]:
@@ -146,8 +173,11 @@ def main() -> None:
         with connection.cursor() as cursor:
             for sql in args.sql:
                 cursor.execute(sql)
-            cursor.execute("VACUUM ANALYZE generation_generationrequest" if connection.vendor == "postgresql"
-                           else "ANALYZE")
+            if connection.vendor == "postgresql":
+                cursor.execute("VACUUM ANALYZE generation_generationrequest")
+                cursor.execute("VACUUM ANALYZE generation_generationattempt")
+            else:
+                cursor.execute("ANALYZE")
         print(f"{engine}: {args.rows} rows written in {time.perf_counter() - started:.1f} s\n")
 
         client = Client(HTTP_HOST="127.0.0.1")  # an allowed host of the real settings

@@ -23,6 +23,8 @@ ERRORS: dict[str, ErrorKind] = {
     "method_not_allowed": ErrorKind(405, "Method not allowed."),
     "not_acceptable": ErrorKind(406, "This endpoint answers JSON only."),
     "payload_too_large": ErrorKind(413, "The request body is too large."),
+    # /v1/images/generations only: OpenAI clients cannot poll a 202, and their SDKs retry a 409.
+    "request_in_progress": ErrorKind(409, "A request with this Idempotency-Key is still running."),
     "idempotency_key_reused": ErrorKind(422, "This Idempotency-Key was already used with a different body."),
     "content_policy_violation": ErrorKind(422, "The provider refused this prompt."),
     "throttled": ErrorKind(429, "Too many requests for this token."),

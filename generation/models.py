@@ -100,6 +100,9 @@ class GenerationRequest(models.Model):
     error_code = models.CharField(max_length=40, blank=True, db_index=True)
     error_message = models.TextField(blank=True)
     retry_after = models.PositiveIntegerField(null=True, blank=True)
+    cost_usd = models.DecimalField(
+        max_digits=14, decimal_places=8, null=True, blank=True,
+        help_text="Sum of the attempts' known costs in USD; blank when no attempt could be priced.")
     image_png = models.BinaryField(null=True, blank=True, editable=False)
 
     class Meta:
@@ -107,7 +110,7 @@ class GenerationRequest(models.Model):
         indexes = [
             # Covers the admin's statistics scans, so they skip the stored PNGs (bench/admin_stats.py).
             models.Index(fields=["created_at", "status", "model_used", "error_code", "retries", "latency_ms", "wait_ms",
-                                 "attempts", "fallback_used", "id"], name="generation_req_stats_idx"),
+                                 "attempts", "fallback_used", "id", "cost_usd"], name="generation_req_stats_idx"),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -148,6 +151,9 @@ class GenerationAttempt(models.Model):
     wait_before_ms = models.PositiveIntegerField(default=0)
     hint_ms = models.PositiveIntegerField(null=True, blank=True, help_text="the upstream's rate-limit hint")
     message = models.CharField(max_length=300, blank=True, help_text="the provider's message, truncated, secrets removed")
+    cost_usd = models.DecimalField(
+        max_digits=14, decimal_places=8, null=True, blank=True,
+        help_text="USD from LiteLLM's cost map; 0 when the provider refused the call; blank when unknown.")
 
     class Meta:
         ordering = ["request", "number"]

@@ -10,14 +10,16 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.db import connections
 from django.db.models import (
-    Aggregate, BooleanField, Count, ExpressionWrapper, FloatField, Max, Min, Q, QuerySet, Sum,
+    Aggregate, BooleanField, Count, DecimalField, ExpressionWrapper, FloatField, Max, Min, OuterRef, Q, QuerySet, Subquery, Sum,
+    Value,
 )
 from django.db.models.functions import Coalesce, TruncDay, TruncHour, TruncWeek
 
-from .models import GenerationRequest
+from .models import GenerationAttempt, GenerationRequest
 
 Status = GenerationRequest.Status
 PERCENTILES = {"p50": 0.5, "p95": 0.95}
@@ -34,6 +36,9 @@ def totals(requests: QuerySet[GenerationRequest], **extra: Aggregate) -> dict:
         total_latency_ms=Coalesce(Sum("latency_ms"), 0),
         total_wait_ms=Coalesce(Sum("wait_ms"), 0),
         attempts=Coalesce(Sum("attempts"), 0),
+        # Known costs only; `unpriced_requests` counts the finished ones that could not be priced.
+        total_cost_usd=Coalesce(Sum("cost_usd"), Value(Decimal(0))),
+        unpriced_requests=Count("pk", filter=Q(cost_usd__isnull=True, status__in=[Status.SUCCEEDED, Status.FAILED])),
         **extra,
     )
     row["pending_requests"] = row["total_requests"] - row["successful_requests"] - row["failed_requests"]
@@ -172,10 +177,47 @@ def timeline(rows: list[dict], step: timedelta) -> list[Bucket]:
     return buckets
 
 
+SPEND_DAYS = 31  # the most recent days listed; the filters reach further back
+
+
+def spend(requests: QuerySet[GenerationRequest]) -> dict:
+    """What the listed requests' upstream calls cost, per model called and per day, in one query.
+
+    By attempt, not by request: a request that fell back paid both models.
+    """
+    attempts = GenerationAttempt.objects.all()
+    if requests.query.where:
+        # Filtered or searched: only the listed requests' calls. Unfiltered (the admin's landing
+        # page), every attempt qualifies, and skipping the semi-join halves the query.
+        attempts = attempts.filter(request__in=requests.order_by().values("pk"))
+    rows = (attempts.order_by().annotate(day=TruncDay("started_at")).values("day", "model")
+            .annotate(cost=Coalesce(Sum("cost_usd"), Value(Decimal(0))), calls=Count("pk"),
+                      unpriced=Count("pk", filter=Q(cost_usd__isnull=True))))
+    rows = list(rows)
+    fields = ("cost", "calls", "unpriced")
+    by_model = _sum_by(rows, "model", fields)
+    by_day = _sum_by(rows, "day", fields)
+    return {
+        "spend_usd": sum((row["cost"] for row in rows), Decimal(0)),
+        "spend_per_model": sorted(({"model": model, **s} for model, s in by_model.items()),
+                                  key=lambda r: (-r["cost"], -r["calls"], r["model"])),
+        "spend_per_day": sorted(({"day": day, **s} for day, s in by_day.items()), key=lambda r: r["day"],
+                                reverse=True)[:SPEND_DAYS],
+        "spend_days": len(by_day),
+    }
+
+
 def dashboard(requests: QuerySet[GenerationRequest]) -> dict:
     """Everything the admin's request statistics show, for any filtered queryset."""
     figures = overview(requests)
     scale = resolution(figures["first"], figures["last"])
     rows = breakdown(requests, scale.trunc)
     return {**figures, "per_model": per_model(rows), "failures_by_error": failures_by_error(rows),
-            "timeline_unit": scale.unit, "timeline": timeline(rows, scale.step)}
+            "timeline_unit": scale.unit, "timeline": timeline(rows, scale.step), **spend(requests)}
+
+
+def token_spend() -> Subquery:
+    """Each token's spend, for annotating a token queryset: `.annotate(spend_usd=token_spend())`."""
+    per_token = (GenerationRequest.objects.filter(token=OuterRef("pk")).order_by().values("token")
+                 .annotate(total=Sum("cost_usd")).values("total"))
+    return Subquery(per_token, output_field=DecimalField(max_digits=14, decimal_places=8))

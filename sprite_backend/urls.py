@@ -1,13 +1,16 @@
 from django.contrib import admin
 from django.urls import path
 
-from generation.api import health, views
+from generation.api import health, openai_compat, views
 
 urlpatterns = [
     path("v1/generate", views.GenerateView.as_view()),
     path("v1/generations/<uuid:pk>", views.GenerationDetailView.as_view()),
     path("v1/styles", views.StylesView.as_view()),
     path("v1/metrics", views.MetricsView.as_view()),
+    path("v1/images/generations", openai_compat.ImagesGenerationsView.as_view()),
+    path("v1/models", openai_compat.ModelsView.as_view()),
+    path("v1/models/<str:model_id>", openai_compat.ModelDetailView.as_view()),
     path("healthz", health.healthz),
     path("admin/", admin.site.urls),
 ]

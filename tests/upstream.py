@@ -31,7 +31,9 @@ Order in which a request is judged (the first that applies answers it):
 8. prompt contains ``policy_word``           -> 400 content_policy_violation
 9. prompt contains ``bad_request_word``      -> 400 invalid_value
 10. success: 200, or 200 with an invalid JSON body while ``malformed_first``
-    is not used up; ``"data": []`` when ``empty_data``.
+    is not used up; ``"data": []`` when ``empty_data``.  A success carries
+    gpt-image's ``usage`` (text tokens = words in the prompt, 272 output
+    tokens per image) unless ``usage=False``.
 
 Rate limiting is a *fixed window*: the window opens at the first request
 that reaches step 6 and lasts ``window`` seconds of ``clock``; when a request
@@ -285,6 +287,7 @@ class FakeOpenAI:
         latency: float = 0.0,
         malformed_first: int = 0,
         empty_data: bool = False,
+        usage: bool = True,
         image_size: int = 64,
         seed: int = 0,
         clock: Callable[[], float] = time.monotonic,
@@ -305,6 +308,7 @@ class FakeOpenAI:
         self.latency = latency
         self.malformed_first = malformed_first
         self.empty_data = empty_data
+        self.usage = usage
         self.image_size = image_size
         self.seed = seed
         self.clock = clock
@@ -566,11 +570,12 @@ class FakeOpenAI:
             "output_format": "png",
             "quality": "low",
             "size": f"{self.image_size}x{self.image_size}",
-            "usage": {
+        }
+        if self.usage:  # what gpt-image models are priced by; dall-e answers carry none
+            body["usage"] = {
                 "input_tokens": text_tokens,
                 "input_tokens_details": {"image_tokens": 0, "text_tokens": text_tokens},
                 "output_tokens": output_tokens,
                 "total_tokens": text_tokens + output_tokens,
-            },
-        }
+            }
         return _Answer(200, None, body, rl_headers)

@@ -4,6 +4,7 @@ from django.http import HttpRequest
 from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
 
+from .. import stats
 from ..models import ApiToken
 
 
@@ -11,7 +12,7 @@ from ..models import ApiToken
 class ApiTokenAdmin(APIKeyModelAdmin):
     """The package's admin shows the raw key once, on create; revoking cannot be undone."""
 
-    list_display = [*APIKeyModelAdmin.list_display, "user", "last_used_at"]
+    list_display = [*APIKeyModelAdmin.list_display, "user", "last_used_at", "spend"]
     list_filter = [*APIKeyModelAdmin.list_filter, "revoked"]
     search_fields = [*APIKeyModelAdmin.search_fields, "user__username"]
     list_select_related = ["user"]
@@ -20,6 +21,13 @@ class ApiTokenAdmin(APIKeyModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return (*super().get_readonly_fields(request, obj), "last_used_at")
+
+    def get_queryset(self, request: HttpRequest):
+        return super().get_queryset(request).annotate(spend_usd=stats.token_spend())
+
+    @admin.display(description="Spend (USD)", ordering="spend_usd")
+    def spend(self, obj: ApiToken) -> str:
+        return "-" if obj.spend_usd is None else f"{obj.spend_usd:.4f}"
 
     @admin.action(description="Revoke selected API tokens", permissions=["change"])
     def revoke(self, request: HttpRequest, queryset) -> None:

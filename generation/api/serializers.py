@@ -79,12 +79,14 @@ class GenerationSerializer(serializers.ModelSerializer):
     seed = serializers.SerializerMethodField()
     error = serializers.SerializerMethodField()
     images = serializers.SerializerMethodField()
+    # A number, not DRF's decimal string; null when no attempt could be priced.
+    cost_usd = serializers.FloatField(read_only=True)
 
     class Meta:
         model = GenerationRequest
         fields = [
             "id", "status", "created_at", "finished_at", "prompt", "style", "size", "seed", "model",
-            "model_requested", "attempts", "retries", "fallback_used", "wait_ms", "latency_ms", "error", "images",
+            "model_requested", "attempts", "retries", "fallback_used", "wait_ms", "latency_ms", "cost_usd", "error", "images",
         ]
 
     def get_seed(self, obj: GenerationRequest):

@@ -221,6 +221,7 @@ class Generator:
         started_at, t0, sent = self.now(), self.clock(), pacer.timer() if pacer else 0.0
         release_db_connection()
         reply = self.call_model(request, timeout=timeout)
+        row.cost_usd = providers.total_cost([row.cost_usd, reply.cost_usd])
         duration = self.clock() - t0
         hint = wait_hint(reply.headers, status=reply.http_status, now=self.now())
         if pacer:
@@ -230,7 +231,7 @@ class Generator:
             request=row, number=row.attempts, started_at=started_at, model=model, outcome=reply.outcome,
             http_status=reply.http_status, error_code=reply.code[:60], duration_ms=policy.clamp_ms(duration),
             wait_before_ms=policy.clamp_ms(budgets.waited - budgets.waited_at_last_call), hint_ms=policy.clamp_ms(hint),
-            message=reply.message[:300],  # scrubbed of secrets by providers.classify
+            cost_usd=reply.cost_usd, message=reply.message[:300],  # scrubbed of secrets by providers.classify
         )
         budgets.waited_at_last_call = budgets.waited
         return reply, hint

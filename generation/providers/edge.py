@@ -8,15 +8,17 @@ call is ours to count and to wait for.
 import base64
 import io
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
 
 import httpx
 from django.conf import settings
 from PIL import Image
 
 from ..models import GenerationAttempt
-from .adapters import ModelRequest
-from .runtime import load_litellm
+from . import pricing
+from .adapters import ModelRequest, provider_of
+from .runtime import OFFLINE_PROVIDER, load_litellm
 
 Outcome = GenerationAttempt.Outcome
 
@@ -35,6 +37,7 @@ class Reply:
     code: str = ""
     message: str = ""
     headers: httpx.Headers = field(default_factory=httpx.Headers)
+    cost_usd: Decimal | None = None  # what the call was billed; None: LiteLLM's cost map cannot price it
 
     @property
     def ok(self) -> bool:
@@ -74,11 +77,14 @@ def classify(exc: Exception) -> Reply:
     headers = getattr(exc, "litellm_response_headers", None) or getattr(getattr(exc, "response", None), "headers", None)
     message = scrub(str(getattr(exc, "message", exc))[:2000])[:500]
     lowered = message.lower()
+    cost = pricing.cost_of_failure(exc)
 
     if isinstance(exc, litellm.UnsupportedParamsError) or _UNROUTABLE in lowered:
         outcome = Outcome.MODEL_UNSUPPORTED  # this model, not the request: the next one may take it
+        cost = pricing.ZERO  # refused by LiteLLM before any call
     elif any(words in lowered for words in _MISSING_CREDENTIALS):
         outcome = Outcome.AUTH_FAILED
+        cost = pricing.ZERO  # refused by LiteLLM before any call
     elif isinstance(exc, litellm.Timeout):
         outcome = Outcome.TIMEOUT
     elif isinstance(exc, litellm.RateLimitError):
@@ -96,24 +102,28 @@ def classify(exc: Exception) -> Reply:
     else:  # InternalServerError, ServiceUnavailableError, APIError and anything unforeseen
         outcome = Outcome.SERVER_ERROR
     return Reply(outcome, message=message, http_status=status if isinstance(status, int) else None, code=code[:60],
-                 headers=httpx.Headers(headers or {}))
+                 headers=httpx.Headers(headers or {}), cost_usd=cost)
 
 
 def call_model(request: ModelRequest, *, timeout: float) -> Reply:
     """One upstream call, classified. Never raises for anything the provider answers."""
     litellm = load_litellm()
+    offline = provider_of(request.model) == OFFLINE_PROVIDER
     try:
         response = litellm.image_generation(
             model=request.model, prompt=request.prompt, timeout=timeout, max_retries=0, **request.params
         )
     except Exception as exc:  # LiteLLM maps every provider error to its own types
-        return classify(exc)
+        failure = classify(exc)
+        return replace(failure, cost_usd=pricing.ZERO) if offline else failure
+    cost = pricing.ZERO if offline else pricing.cost_of_answer(response, model=request.model)
     headers = httpx.Headers((response._hidden_params or {}).get("additional_headers") or {})
     data = response.data or []
     b64 = getattr(data[0], "b64_json", None) if data else None
-    if not b64:
-        return Reply(Outcome.MALFORMED, message="the model returned no image", http_status=200, headers=headers)
-    return decode_image(b64, headers=headers)
+    if not b64:  # an answer without a usable image is still billed by its usage
+        return Reply(Outcome.MALFORMED, message="the model returned no image", http_status=200, headers=headers,
+                     cost_usd=cost)
+    return replace(decode_image(b64, headers=headers), cost_usd=cost)
 
 
 # Sprites are at most 256 px; 4096 x 4096 is generous for any model's canvas. Past it, one
