@@ -1,26 +1,43 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
+# The admin's browser tests drive this Chromium (Debian's package); `make test` provides it.
+CHROMIUM ?= /usr/bin/chromium
+export CHROMIUM
 
-.PHONY: run test migrate token worker reaper clean
+.PHONY: run test worker browser reaper clean
 
-# Reinstall whenever requirements.txt changes.
+# Reinstall whenever a requirements file changes.
 $(STAMP): requirements.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $(STAMP)
 
-run: $(STAMP)
-	DEBUG=$${DEBUG:-true} $(PY) manage.py migrate --no-input
-	DEBUG=$${DEBUG:-true} $(PY) manage.py demo_token
-	DEBUG=$${DEBUG:-true} $(VENV)/bin/gunicorn sprite_backend.wsgi:application -c gunicorn.conf.py --bind 127.0.0.1:8000
+$(DEV_STAMP): $(STAMP) requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $(DEV_STAMP)
 
-test: $(STAMP)
+# Development mode, written once: make worker and every manage.py command read it too.
+# Never overwritten, so a developer's own edits stay.
+.env:
+	cp .env.example .env
+	@echo "Wrote .env from .env.example (development mode); edit it to change settings."
+
+run: $(STAMP) .env
+	$(PY) manage.py migrate --no-input
+	$(PY) manage.py demo_token
+	$(VENV)/bin/gunicorn sprite_backend.wsgi:application -c gunicorn.conf.py --bind 127.0.0.1:8000
+
+browser: $(DEV_STAMP)
+	@sh tests/ensure_browser.sh "$(PY)" "$(CHROMIUM)"
+
+test: $(DEV_STAMP) browser
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-worker: $(STAMP)
-	$(PY) manage.py rqworker default
+worker: $(STAMP) .env
+	$(PY) manage.py worker
 
 # Finishes requests lost to a crash or a kill as `interrupted` every 30 s (RQ's cron).
 # Optional: reading a request finishes it too.

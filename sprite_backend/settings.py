@@ -141,8 +141,9 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 # Async generations are RQ jobs on Redis; a job may wait out the whole budget.
 RQ_QUEUES = {"default": {"URL": REDIS_URL or "redis://127.0.0.1:6379/0", "DEFAULT_TIMEOUT": 900}}
-# Its work-horse dying (SIGKILL, OOM) finishes the job's row; RQ alone would leave it running.
-RQ = {"WORKER_CLASS": "generation.engine.reaper.ReapingWorker"}
+# Loads LiteLLM and the engine once, before forking a horse per job, and finishes the row of a
+# horse that died (SIGKILL, OOM), which RQ alone would leave running (generation/worker.py).
+RQ = {"WORKER_CLASS": "generation.worker.PreloadedWorker"}
 
 # --- The admin's own defences ------------------------------------------------------------------
 # A Content-Security-Policy on every admin page (generation.admin.csp): scripts only from our

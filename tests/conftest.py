@@ -1,4 +1,6 @@
+import os
 import uuid
+from pathlib import Path
 
 import pytest
 from redis.exceptions import RedisError
@@ -112,3 +114,29 @@ def configure(db):
         return row
 
     return apply
+
+
+# `make test` provides this Chromium (tests/ensure_browser.sh): Debian's package, or Playwright's own.
+CHROMIUM = Path(os.environ.get("CHROMIUM") or "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Chromium under Playwright. Missing, it fails the test: a browser test never skips."""
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the ORM calls made here are still synchronous.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        if CHROMIUM.exists():
+            executable = str(CHROMIUM)
+        elif Path(playwright.chromium.executable_path).exists():
+            executable = None  # Playwright's own build, where its download worked
+        else:
+            pytest.fail(f"The browser tests need Chromium at {CHROMIUM}, which is missing. `make test` installs it; "
+                        "or run: sudo apt-get install -y chromium", pytrace=False)
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

@@ -19,12 +19,8 @@ from django.utils import timezone
 from generation.models import ApiToken, GenerationRequest
 from tests.upstream import FakeOpenAI
 
-# Playwright's sync API runs an event loop in this thread; the ORM calls made here are still synchronous.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
@@ -34,21 +30,6 @@ def shots(tmp_path) -> Path:
 SETTINGS_PATH = "/admin/generation/generationsettings/1/change/"
 REQUESTS_PATH = "/admin/generation/generationrequest/"
 PASSWORD = "correct horse battery staple"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.fail(f"The browser tests need Chromium at {CHROMIUM}, which is missing. Install Debian's package: "
-                    "apt-get update && apt-get install -y chromium", pytrace=False)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=[
-            "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"])
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
