@@ -7,3 +7,4 @@ class GenerationConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers the system checks)
+        from .api import schema  # noqa: F401  (registers the OpenAPI descriptions of the views)

@@ -68,10 +68,13 @@ INSTALLED_APPS = [
     "django_rq",
     "csp",
     "axes",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # the docs page's scripts and styles, served by us, not a CDN
     "generation",
 ]
 
 MIDDLEWARE = [
+    "generation.api.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "generation.api.bodies.BodySizeLimitMiddleware",
@@ -223,6 +226,28 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["generation.api.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "generation.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
+# OpenAPI: /v1/schema/ and the page at /v1/docs/ (generation/api/schema.py describes errors and headers).
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Sprite backend API",
+    "DESCRIPTION": "Game sprites from text prompts, through image models that may rate-limit us. "
+                   "Every error has one JSON shape; every response carries X-Request-ID.",
+    "VERSION": "1",
+    "SCHEMA_PATH_PREFIX": r"/v1/",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "PREPROCESSING_HOOKS": ["generation.api.schema.only_the_api"],
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "generation.api.schema.add_request_id_headers"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # Swagger UI would fetch a validity badge from validator.swagger.io: the page asks no other host.
+    "SWAGGER_UI_SETTINGS": {"validatorUrl": None, "deepLinking": True},
 }
 
 # --- Providers -------------------------------------------------------------
@@ -249,11 +274,18 @@ SPRITE_INTERRUPT_GRACE = _bounded("SPRITE_INTERRUPT_GRACE", "float", 30.0, 0.0, 
 # What an `interrupted` answer tells the client to wait before retrying, seconds.
 SPRITE_INTERRUPTED_RETRY_AFTER = 10
 
+# `text` (default): `event key=value ...`; `json`: one JSON object per line with the same fields.
+LOG_FORMAT = env.str("LOG_FORMAT", default="text").strip().lower()
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r} is not one of: text, json")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"events": {"()": "generation.logfmt.EventFormatter"}},
-    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "events"}},
+    "filters": {"request_id": {"()": "generation.logfmt.RequestIdFilter"}},
+    "formatters": {"events": {"()": {"text": "generation.logfmt.EventFormatter",
+                                     "json": "generation.logfmt.JsonFormatter"}[LOG_FORMAT]}},
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "events", "filters": ["request_id"]}},
     "root": {"handlers": ["stderr"], "level": "WARNING"},
     "loggers": {
         "generation": {"level": "INFO"},

@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from generation.api import health, openai_compat, views
 
@@ -11,6 +12,8 @@ urlpatterns = [
     path("v1/images/generations", openai_compat.ImagesGenerationsView.as_view()),
     path("v1/models", openai_compat.ModelsView.as_view()),
     path("v1/models/<str:model_id>", openai_compat.ModelDetailView.as_view()),
+    path("v1/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("healthz", health.healthz),
     path("admin/", admin.site.urls),
 ]

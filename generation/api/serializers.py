@@ -1,5 +1,6 @@
 import base64
 
+from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
 from ..models import GenerationRequest
@@ -89,9 +90,11 @@ class GenerationSerializer(serializers.ModelSerializer):
             "model_requested", "attempts", "retries", "fallback_used", "wait_ms", "latency_ms", "cost_usd", "error", "images",
         ]
 
-    def get_seed(self, obj: GenerationRequest):
+    def get_seed(self, obj: GenerationRequest) -> int | None:
         return obj.options.get("seed")
 
+    @extend_schema_field(inline_serializer("GenerationError", fields={
+        "code": serializers.CharField(), "message": serializers.CharField()}, allow_null=True))
     def get_error(self, obj: GenerationRequest):
         if not obj.error_code:
             return None
@@ -100,6 +103,8 @@ class GenerationSerializer(serializers.ModelSerializer):
             error["retry_after"] = obj.retry_after
         return error
 
+    @extend_schema_field(inline_serializer("Image", many=True, fields={
+        "b64_png": serializers.CharField(), "width": serializers.IntegerField(), "height": serializers.IntegerField()}))
     def get_images(self, obj: GenerationRequest) -> list:
         if not obj.image_png:
             return []
