@@ -6,7 +6,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 CHROMIUM ?= /usr/bin/chromium
 export CHROMIUM
 
-.PHONY: run test worker browser reaper clean
+.PHONY: setup run test worker browser reaper clean
 
 # Reinstall whenever a requirements file changes.
 $(STAMP): requirements.txt
@@ -25,9 +25,12 @@ $(DEV_STAMP): $(STAMP) requirements-dev.txt
 	cp .env.example .env
 	@echo "Wrote .env from .env.example (development mode); edit it to change settings."
 
-run: $(STAMP) .env
+# Everything `make run` does before serving: the venv, .env, the database, a demo token.
+setup: $(STAMP) .env
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py demo_token
+
+run: setup
 	$(VENV)/bin/gunicorn sprite_backend.wsgi:application -c gunicorn.conf.py --bind 127.0.0.1:8000
 
 browser: $(DEV_STAMP)

@@ -6,6 +6,8 @@ not a process. LiteLLM's import is heavy (~200 MB, seconds), so the app is
 preloaded once in the master and shared copy-on-write by the workers.
 """
 import os
+import shutil
+import tempfile
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
@@ -25,6 +27,46 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "930"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "190"))
 accesslog = "-"
 errorlog = "-"
+# The access line ends with the response's X-Request-ID, the id our own log lines carry.
+access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %({x-request-id}o)s'
+
+# Prometheus: every worker writes its values to files in one directory and /metrics sums them
+# (generation/metrics.py). prometheus_client reads the variable at import, so set it here, before
+# the app is loaded. Our own directory is made fresh and removed at exit; an operator's is emptied
+# at start, since files left by an earlier run would count twice.
+_OWN_METRICS_DIR = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+if _OWN_METRICS_DIR:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="sprites-prometheus-")
+METRICS_DIR = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+
+
+def on_starting(server):
+    os.makedirs(METRICS_DIR, exist_ok=True)
+    for name in os.listdir(METRICS_DIR):
+        if name.endswith(".db"):
+            os.remove(os.path.join(METRICS_DIR, name))
+
+
+def on_exit(server):
+    if _OWN_METRICS_DIR:
+        shutil.rmtree(METRICS_DIR, ignore_errors=True)
+
+
+if os.environ.get("LOG_FORMAT", "").strip().lower() == "json":
+    from gunicorn.glogging import Logger
+
+    class JsonLogger(Logger):
+        """LOG_FORMAT=json: gunicorn's own lines are JSON objects too, so that every line parses."""
+
+        def setup(self, cfg):
+            super().setup(cfg)
+            from generation.logfmt import JsonFormatter
+
+            for log in (self.error_log, self.access_log):
+                for handler in log.handlers:
+                    handler.setFormatter(JsonFormatter())
+
+    logger_class = JsonLogger
 
 
 def _interrupt_held(worker, how: str) -> None:
@@ -70,6 +112,12 @@ def worker_exit(server, worker):  # the end of a graceful exit, in the worker it
 
 
 def child_exit(server, worker):  # in the master, once a worker is gone, however it died
+    try:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid, METRICS_DIR)  # its gauges go; its counters still count
+    except Exception:
+        server.log.exception("could not drop the metrics of dead worker %s", worker.pid)
     try:
         from django.db import connections
 

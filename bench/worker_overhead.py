@@ -33,6 +33,8 @@ from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
 from generation.engine import jobs, services  # noqa: E402
+from generation.engine.generator import generator  # noqa: E402
+from generation.engine.spec import SpriteSpec  # noqa: E402
 from generation.models import ApiToken, GenerationRequest  # noqa: E402
 from generation.providers import load_litellm  # noqa: E402
 
@@ -41,11 +43,11 @@ WORKERS = {
     "PreloadedWorker (fork per job, app preloaded: make worker)": "generation.worker.PreloadedWorker",
     "rq SimpleWorker (no fork)": "rq.worker.SimpleWorker",
 }
-SPEC = services.SpriteSpec(prompt="green slime", style="pixel", size=64, transparent=True, colors=16, outline=True)
+SPEC = SpriteSpec(prompt="green slime", style="pixel", size=64, transparent=True, colors=16, outline=True)
 
 
 def new_row(token, status) -> GenerationRequest:
-    row, _ = services.create_request(token=token, spec=SPEC, status=status)
+    row, _ = services.create_generation(token=token, spec=SPEC, status=status)
     return row
 
 
@@ -86,12 +88,12 @@ def run_async(token, worker_class: str, jobs_count: int) -> list[float]:
 
 
 def run_inline(token, count: int) -> list[float]:
-    services.generator.run(new_row(token, GenerationRequest.Status.RUNNING))  # warm-up
+    generator.run(new_row(token, GenerationRequest.Status.RUNNING))  # warm-up
     times = []
     for _ in range(count):
         row = new_row(token, GenerationRequest.Status.RUNNING)
         started = time.perf_counter()
-        services.generator.run(row)
+        generator.run(row)
         times.append(time.perf_counter() - started)
     return times
 

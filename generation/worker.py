@@ -26,19 +26,21 @@ def _warm_up() -> None:
     """
     from litellm._internal_context import is_internal_call
 
-    from .providers import call_model, image_params
+    from .providers import OFFLINE_PROVIDER, call_model, request_for
+    from .styles import DEFAULT_STYLE, STYLES
 
+    request = request_for(f"{OFFLINE_PROVIDER}/warm-up", prompt="warm-up", size=8, seed=0, transparent=True,
+                          style=STYLES[DEFAULT_STYLE])
     marker = is_internal_call.set(True)
     try:
-        call_model(model="offline/warm-up", prompt="warm-up", timeout=10,
-                   params=image_params("offline/warm-up", size=8, seed=0, transparent=True, style_params={}))
+        call_model(request, timeout=10)
     finally:
         is_internal_call.reset(marker)
 
 
 def preload() -> None:
     """Import and warm everything a job touches, so that no horse pays for it."""
-    from .engine import jobs, services  # noqa: F401  (the job function and the request loop)
+    from .engine import generator, jobs  # noqa: F401  (the job function and the request loop)
     from .providers import load_litellm
 
     load_litellm()

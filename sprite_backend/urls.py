@@ -1,8 +1,8 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from generation.api import health, openai_compat, views
+from generation.api import errors, health, openai_compat, views
 
 urlpatterns = [
     path("v1/generate", views.GenerateView.as_view()),
@@ -14,7 +14,10 @@ urlpatterns = [
     path("v1/models/<str:model_id>", openai_compat.ModelDetailView.as_view()),
     path("v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    # Last under /v1/: unknown paths and ids that are not ids answer 404 in the API's JSON shape.
+    re_path(r"^v1/", errors.not_found),
     path("healthz", health.healthz),
+    path("metrics", views.prometheus_metrics),
     path("admin/", admin.site.urls),
 ]
 

@@ -9,11 +9,13 @@ import math
 
 from django import db
 from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from ..error_codes import ERRORS
+from ..logfmt import http_request_id
 
 logger = logging.getLogger("generation")
 
@@ -55,10 +57,11 @@ def _flatten(detail, prefix: str = "") -> list[str]:
 
 
 def error_body(*, code: str, message: str, retry_after: int | None = None, request_id=None) -> dict:
+    """`request_id` is the generation's id where one was recorded, else this response's X-Request-ID."""
     error = {"code": code, "message": message}
     if retry_after is not None:
         error["retry_after"] = retry_after
-    return {"error": error, "request_id": str(request_id) if request_id else None}
+    return {"error": error, "request_id": str(request_id or http_request_id.get() or "")}
 
 
 # A client should come back after a database outage, not hammer it.
@@ -94,7 +97,10 @@ def exception_handler(exc, context):
     return Response(body, status=status_code, headers=headers)
 
 
-def not_found(request, exception=None):
+@csrf_exempt
+def not_found(request, exception=None, **kwargs):
+    """Django's 404 handler, and the route for every path under /v1/ that no view serves (any method,
+    in DEBUG too, where Django would answer its HTML page)."""
     return _json_error("not_found")
 
 

@@ -1,11 +1,12 @@
 import re
 
+from django.http import HttpResponse
 from rest_framework import permissions, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import stats
+from .. import metrics, stats
 from ..engine import reaper, services
 from ..engine.spec import SpriteSpec
 from ..engine.idempotency import IdempotencyKeyReused
@@ -18,11 +19,16 @@ from .serializers import GenerateSerializer, GenerationSerializer
 Status = GenerationRequest.Status
 
 
+# When a client holding a 202 should first poll its Location: most sprites take about a second.
+POLL_AFTER_SECONDS = 1
+
+
 def _respond(row: GenerationRequest, *, accepted: bool = False) -> Response:
-    """A finished request as 200 or its error; an unfinished (or async) one as 202 + Location."""
+    """A finished request as 200 or its error; an unfinished (or async) one as 202 + Location + Retry-After."""
     location = f"/v1/generations/{row.id}"
     if accepted or row.status in (Status.QUEUED, Status.RUNNING):
-        return Response(GenerationSerializer(row).data, status=status.HTTP_202_ACCEPTED, headers={"Location": location})
+        return Response(GenerationSerializer(row).data, status=status.HTTP_202_ACCEPTED,
+                        headers={"Location": location, "Retry-After": str(POLL_AFTER_SECONDS)})
     if row.status == Status.FAILED:
         raise GenerationError(status_code=status_of(row.error_code), code=row.error_code,
                               message=row.error_message, request_id=row.id, wait=row.retry_after)
@@ -78,3 +84,9 @@ class MetricsView(APIView):
     def get(self, request):
         return Response(stats.totals(GenerationRequest.objects.all()))
 
+
+
+def prometheus_metrics(request):
+    """Prometheus text format, summed over every gunicorn worker. Keep it off the public internet."""
+    body, content_type = metrics.exposition()
+    return HttpResponse(body, content_type=content_type)

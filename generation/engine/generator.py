@@ -20,9 +20,9 @@ from django.db import connection
 from django.utils import timezone
 
 from . import pacing, policy
-from .. import providers
+from .. import metrics, providers
 from ..config import EffectiveSettings, effective_settings
-from ..error_codes import message_of
+from ..error_codes import message_of, status_of
 from ..models import GenerationAttempt, GenerationRequest
 from ..sprites import make_sprite, png_bytes
 from ..styles import STYLES
@@ -92,6 +92,8 @@ class Generator:
             row.latency_ms = policy.clamp_ms(self.clock() - started)
             row.finished_at = self.now()
             row.save()
+            metrics.record_request(200 if row.status == Status.SUCCEEDED else status_of(row.error_code), row.error_code,
+                                   row.latency_ms / 1000, (row.wait_ms or 0) / 1000)
         if row.status == Status.SUCCEEDED:
             _log(logging.INFO, "generation_succeeded", row, model=row.model_used, attempts=row.attempts,
                  retries=row.retries, fallback_used=row.fallback_used, latency_ms=row.latency_ms)
@@ -227,6 +229,7 @@ class Generator:
         if pacer:
             answered = reply.outcome not in NO_ANSWER
             pacer.observe(key, reply.headers, status=reply.http_status if answered else None, slot=slot, sent_at=sent)
+        metrics.record_attempt(model, reply.outcome)
         GenerationAttempt.objects.create(
             request=row, number=row.attempts, started_at=started_at, model=model, outcome=reply.outcome,
             http_status=reply.http_status, error_code=reply.code[:60], duration_ms=policy.clamp_ms(duration),
