@@ -32,21 +32,36 @@ class StrictCharField(serializers.CharField):
 
 
 class SecondsField(serializers.FloatField):
-    """A finite number of seconds within a tunable's bounds: it can shorten a budget, never lengthen it."""
+    """A finite number of seconds within a tunable's bounds: it can shorten a budget, never lengthen it.
+    A JSON number only: `false` or "1.5" from a plugin is a bug worth a 400, not 0.0 or 1.5."""
 
     def __init__(self, tunable: str, **kwargs) -> None:
         super().__init__(min_value=BY_NAME[tunable].low, max_value=BY_NAME[tunable].high, **kwargs)
 
     def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, (int, float)):
+            self.fail("invalid")
         value = super().to_internal_value(data)
         if value != value or value in (float("inf"), float("-inf")):
             self.fail("invalid")
         return value
 
 
+# What the schema promises is exactly what validation accepts: a prompt with something besides
+# white space (it is trimmed) and no NUL, and a style from the published list.
+@extend_schema_field({"type": "string", "minLength": 1, "maxLength": 1000, "pattern": r"^[^\x00]*\S[^\x00]*$"})
+class PromptField(StrictCharField):
+    pass
+
+
+@extend_schema_field({"type": "string", "enum": list(STYLES), "default": DEFAULT_STYLE})
+class StyleField(StrictCharField):
+    pass
+
+
 class GenerateSerializer(serializers.Serializer):
-    prompt = StrictCharField(min_length=1, max_length=1000, trim_whitespace=True)
-    style = StrictCharField(required=False, default=DEFAULT_STYLE)
+    prompt = PromptField(min_length=1, max_length=1000, trim_whitespace=True)
+    style = StyleField(required=False, default=DEFAULT_STYLE)
     size = StrictIntegerField(required=False, default=64, min_value=8, max_value=256)
     transparent = StrictBooleanField(required=False)
     colors = StrictIntegerField(required=False, min_value=2, max_value=64)
