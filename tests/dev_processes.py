@@ -33,13 +33,14 @@ def manage(*args: str, env: dict, cwd: Path = ROOT, timeout: float = 120) -> str
     return done.stdout
 
 
-def wait_for(url: str, *, limit: float = 90.0, proc: subprocess.Popen | None = None) -> None:
+def wait_for(url: str, *, limit: float = 90.0, proc: subprocess.Popen | None = None, host: str = "") -> None:
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"the server exited with {proc.returncode} before answering")
         try:
-            with urllib.request.urlopen(url, timeout=2):
+            with urllib.request.urlopen(urllib.request.Request(url, headers={"Host": host} if host else {}),
+                                        timeout=2):
                 return
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             time.sleep(0.2)
@@ -47,7 +48,7 @@ def wait_for(url: str, *, limit: float = 90.0, proc: subprocess.Popen | None = N
 
 
 @contextlib.contextmanager
-def gunicorn(env: dict, *, stdout, stderr):
+def gunicorn(env: dict, *, stdout, stderr, ready_host: str = ""):
     """gunicorn.conf.py's own set-up, on a socket this process bound to a free port (fd://)."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
@@ -59,7 +60,7 @@ def gunicorn(env: dict, *, stdout, stderr):
         cwd=ROOT, env=env, stdout=stdout, stderr=stderr, pass_fds=[listener.fileno()], start_new_session=True)
     url = f"http://127.0.0.1:{listener.getsockname()[1]}"
     try:
-        wait_for(f"{url}/healthz", proc=proc)
+        wait_for(f"{url}/healthz", proc=proc, host=ready_host)
         yield url
     finally:
         stop(proc)
