@@ -2,11 +2,11 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
-# The admin's browser tests drive this Chromium (Debian's package); `make test` provides it.
+# The browser tests drive this Chromium (Debian's package); `make test` provides it.
 CHROMIUM ?= /usr/bin/chromium
 export CHROMIUM
 
-.PHONY: setup run test worker browser reaper clean
+.PHONY: setup run test worker test-tools reaper clean
 
 # Reinstall whenever a requirements file changes.
 $(STAMP): requirements.txt
@@ -33,10 +33,11 @@ setup: $(STAMP) .env
 run: setup
 	$(VENV)/bin/gunicorn sprite_backend.wsgi:application -c gunicorn.conf.py --bind 127.0.0.1:8000
 
-browser: $(DEV_STAMP)
-	@sh tests/ensure_browser.sh "$(PY)" "$(CHROMIUM)"
+# Node.js and Chromium for the tests, installed when missing (tests/provision.sh says how).
+test-tools: $(DEV_STAMP)
+	@sh tests/provision.sh "$(PY)" "$(CHROMIUM)"
 
-test: $(DEV_STAMP) browser
+test: $(DEV_STAMP) test-tools
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 worker: $(STAMP) .env

@@ -116,7 +116,7 @@ def configure(db):
     return apply
 
 
-# `make test` provides this Chromium (tests/ensure_browser.sh): Debian's package, or Playwright's own.
+# `make test` provides this Chromium (tests/provision.sh): Debian's package, or Playwright's own.
 CHROMIUM = Path(os.environ.get("CHROMIUM") or "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
