@@ -61,3 +61,16 @@ def test_it_serves_an_async_request_itself_when_redis_is_down(api, settings, mon
     assert response.status_code == 202
     assert api.get(response["Location"]).json()["status"] == "succeeded"
     assert "queue_unavailable" in [getattr(r, "event", "") for r in caplog.records]
+
+
+@needs_redis
+def test_the_workers_log_lines_carry_the_queuing_requests_id(api, queue, caplog):
+    from generation.logfmt import RequestIdFilter
+
+    caplog.handler.addFilter(RequestIdFilter())
+    response = api.post("/v1/generate", {"prompt": "coin", "async": True}, format="json", HTTP_X_REQUEST_ID="plugin-1")
+
+    work_off_the_queue()
+
+    done = next(r for r in caplog.records if getattr(r, "event", "") == "generation_succeeded")
+    assert (done.request_id, done.http_request_id) == (response.json()["id"], "plugin-1")

@@ -19,6 +19,7 @@ from redis.exceptions import RedisError
 from rq import Callback
 
 from ..config import effective_settings
+from ..logfmt import http_request_id
 from ..models import GenerationRequest
 from ..redis_link import RedisLink
 from .generator import generator
@@ -43,11 +44,16 @@ def job_id(request_id) -> str:
     return f"generation-{request_id}"
 
 
-def run_generation(generation_id: str) -> None:
-    row = GenerationRequest.objects.get(pk=generation_id)
-    if row.status == GenerationRequest.Status.QUEUED:
-        with holding(row.pk):
-            generator.run(row)
+def run_generation(generation_id: str, request_id: str | None = None) -> None:
+    """`request_id`: the X-Request-ID of the HTTP request that queued it, for the worker's log lines."""
+    token = http_request_id.set(request_id)
+    try:
+        row = GenerationRequest.objects.get(pk=generation_id)
+        if row.status == GenerationRequest.Status.QUEUED:
+            with holding(row.pk):
+                generator.run(row)
+    finally:
+        http_request_id.reset(token)
 
 
 def _queue(connection):
@@ -64,7 +70,7 @@ def enqueue(row: GenerationRequest) -> None:
         ttl = max(1, math.ceil(effective_settings().deadline_seconds))
         try:
             _queue(connection).enqueue(
-                run_generation, str(row.id), job_id=job_id(row.id), ttl=ttl,
+                run_generation, str(row.id), http_request_id.get(), job_id=job_id(row.id), ttl=ttl,
                 on_failure=Callback("generation.engine.reaper.on_job_failure"),
             )
         except RedisError as exc:
@@ -75,7 +81,7 @@ def enqueue(row: GenerationRequest) -> None:
     if link.down:
         # The client's request must not be lost because the queue is down: serve it here.
         logger.warning("queue_unavailable", extra={"event": "queue_unavailable", "request_id": str(row.id)})
-    run_generation(str(row.id))
+    run_generation(str(row.id), http_request_id.get())
 
 
 def job_states(request_ids: list) -> dict[str, JobState]:
