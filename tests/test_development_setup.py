@@ -13,7 +13,7 @@ import pytest
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
-from tests.processes import ROOT, manage, project_env, stop
+from tests.dev_processes import ROOT, manage, project_env, stop
 
 VENV = Path(sys.executable).parent.parent
 needs_redis = pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs REDIS_URL (CI sets it; .ci/run runs this)")
