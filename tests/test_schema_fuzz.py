@@ -12,6 +12,7 @@ from pathlib import Path
 from tests.dev_processes import gunicorn, manage, project_env
 
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
+CONFIG = Path(__file__).resolve().parent / "schemathesis.toml"
 EXAMPLES_PER_OPERATION = 30
 SEED = 20261128
 
@@ -24,7 +25,7 @@ def test_fuzzing_the_api_from_its_schema_finds_no_server_error_or_schema_violati
     token = manage("create_api_token", "fuzzer", "--staff", env=env).strip().splitlines()[-1]
 
     with (tmp_path / "server.log").open("w") as log, gunicorn(env, stdout=log, stderr=log) as url:
-        command = [str(SCHEMATHESIS), "run", f"{url}/v1/schema/", "--checks", "all",
+        command = [str(SCHEMATHESIS), "--config-file", str(CONFIG), "run", f"{url}/v1/schema/", "--checks", "all",
                    "--header", f"Authorization: Bearer {token}", "--max-examples", str(EXAMPLES_PER_OPERATION),
                    "--seed", str(SEED), "--generation-database", "none", "--generation-allow-x00", "false",
                    "--request-timeout", "30", "--no-color", "--workers", "1"]

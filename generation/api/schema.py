@@ -58,6 +58,8 @@ WHEN = {
 def errors(*statuses: int) -> dict:
     return {status: OpenApiResponse(Error, description=WHEN[status]) for status in statuses}
 
+# What generation/api/views.py accepts; anything else is a 400.
+IDEMPOTENCY_KEY = {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"^[\x21-\x7e]+$"}
 
 GENERATE = extend_schema_view(post=extend_schema(
     operation_id="generate",
@@ -69,7 +71,7 @@ GENERATE = extend_schema_view(post=extend_schema(
         "`Idempotency-Key` returns the first request: 202 while it runs, its answer once finished."),
     request=GenerateSerializer,
     parameters=[
-        OpenApiParameter("Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER,
+        OpenApiParameter("Idempotency-Key", IDEMPOTENCY_KEY, OpenApiParameter.HEADER,
                          description="1..255 visible ASCII characters. The same key and token return the first "
                                      "request instead of generating again; with another body, 422."),
         OpenApiParameter("Prefer", OpenApiTypes.STR, OpenApiParameter.HEADER,
