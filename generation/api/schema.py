@@ -108,6 +108,41 @@ METRICS = extend_schema_view(get=extend_schema(
 ))
 
 
+OpenAIError = inline_serializer("OpenAIError", fields={
+    "error": inline_serializer("OpenAIErrorDetail", fields={
+        "message": serializers.CharField(),
+        "type": serializers.CharField(help_text="OpenAI's error type for the status, e.g. `rate_limit_error`."),
+        "param": serializers.CharField(allow_null=True, help_text="The request field at fault, if any."),
+        "code": serializers.CharField(allow_null=True, help_text="Our code, as on /v1/generate."),
+    }),
+    "request_id": serializers.CharField(),
+})
+
+
+def openai_errors(*statuses: int) -> dict:
+    return {status: OpenApiResponse(OpenAIError, description=WHEN.get(status, "`request_in_progress`: the "
+            "first request with this Idempotency-Key is still running; ask again after Retry-After."))
+            for status in statuses}
+
+
+IMAGES = extend_schema_view(post=extend_schema(
+    operation_id="images_generations",
+    summary="OpenAI's Images API (for the official SDKs and LiteLLM)",
+    description="OpenAI's body, with our sprite fields as extra body fields; `model` names a style or is "
+                "ignored. Answers OpenAI's shape, errors included.",
+    request=OpenApiTypes.OBJECT,
+    parameters=[OpenApiParameter("Idempotency-Key", IDEMPOTENCY_KEY, OpenApiParameter.HEADER),
+                retry_after(409, 429, 503)],
+    responses={200: OpenApiTypes.OBJECT, **openai_errors(400, 401, 405, 409, 413, 422, 429, 502, 503, 504)},
+))
+MODELS = extend_schema_view(get=extend_schema(
+    operation_id="models", summary="The styles, as OpenAI's model list",
+    parameters=[retry_after(429)], responses={200: OpenApiTypes.OBJECT, **openai_errors(401, 405, 429)}))
+MODEL = extend_schema_view(get=extend_schema(
+    operation_id="model", summary="One style, as an OpenAI model",
+    parameters=[retry_after(429)], responses={200: OpenApiTypes.OBJECT, **openai_errors(401, 404, 405, 429)}))
+
+
 class BearerAuthScheme(OpenApiAuthenticationExtension):
     target_class = "generation.api.auth.BearerTokenAuthentication"
     name = "bearerAuth"
@@ -132,6 +167,9 @@ GenerateViewSchema = _described("generation.api.views.GenerateView", GENERATE)
 GenerationDetailViewSchema = _described("generation.api.views.GenerationDetailView", DETAIL)
 StylesViewSchema = _described("generation.api.views.StylesView", STYLES)
 MetricsViewSchema = _described("generation.api.views.MetricsView", METRICS)
+ImagesViewSchema = _described("generation.api.openai_compat.ImagesGenerationsView", IMAGES)
+ModelsViewSchema = _described("generation.api.openai_compat.ModelsView", MODELS)
+ModelDetailViewSchema = _described("generation.api.openai_compat.ModelDetailView", MODEL)
 
 
 def only_the_api(endpoints, **kwargs):
