@@ -8,7 +8,7 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 
 from generation.models import ApiToken, GenerationAttempt, GenerationRequest
-from tests.test_admin_browser import REQUESTS_PATH, browser, page, shots, superuser  # noqa: F401 (fixtures)
+from tests.test_admin_browser import REQUESTS_PATH, page, shots, superuser  # noqa: F401 (fixtures; `browser` is in conftest)
 
 pytestmark = pytest.mark.browser
 # (model, USD per priced call, weight): what gpt-image answers cost with 40 prompt tokens in LiteLLM's map.
