@@ -7,6 +7,7 @@ character: Python's own rounding is half-to-even and JavaScript's toFixed is not
 once made 0.25 s read "0.2 s" from the server and "0.3 s" at the first keystroke.
 """
 import math
+from datetime import datetime, timezone
 
 
 def seconds(value: float) -> str:
@@ -30,3 +31,21 @@ def duration_ms(ms: float | None) -> str:
 
 def percent(ratio: float | None) -> str:
     return "–" if ratio is None else f"{ratio:.1%}"
+
+
+def utc_time(epoch: float | None) -> str:
+    """A Unix time as the admin shows it (the pacer keeps wall-clock epoch seconds)."""
+    if epoch is None:
+        return "–"
+    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def pacer_row(model: str, state) -> dict:
+    """One model's pacer state in words: its limit and where that came from, remaining, paused until."""
+    if state.limit is None:
+        limit = "not known yet" + (" (first call out)" if state.probing else "")
+    else:
+        window = f" per {seconds(state.period)}" if state.period else ""
+        limit = f"{state.limit}{window} ({state.source or 'learned'})"
+    return {"model": model, "limit": limit, "remaining": "–" if state.remaining is None else str(state.remaining),
+            "paused_until": utc_time(state.paused_until), "last_429": utc_time(state.last_429)}

@@ -1,11 +1,10 @@
 """Per-model rate limits: a limit recorded here replaces the one the pacer learns from headers."""
-from datetime import datetime, timezone
-
 from django import forms
 from django.contrib import admin
 
 from ..engine import pacing
 from ..models import ModelRateLimit
+from .formatting import pacer_row
 from .forms import validate_model_string
 
 
@@ -20,12 +19,6 @@ class ModelRateLimitForm(forms.ModelForm):
         return model
 
 
-def _when(epoch: float | None) -> str:
-    if epoch is None:
-        return "–"
-    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
 @admin.register(ModelRateLimit)
 class ModelRateLimitAdmin(admin.ModelAdmin):
     form = ModelRateLimitForm
@@ -36,6 +29,6 @@ class ModelRateLimitAdmin(admin.ModelAdmin):
     def pacer_state(self, obj: ModelRateLimit) -> str:
         if not pacing.paced(obj.model):
             return "not paced (offline model)"
-        state = pacing.shared_pacer().state(pacing.pacer_key(obj.model), rpm=obj.requests_per_minute)
-        return (f"remaining {'–' if state.remaining is None else state.remaining}; "
-                f"paused until {_when(state.paused_until)}; last 429 {_when(state.last_429)}")
+        row = pacer_row(obj.model, pacing.shared_pacer().state(pacing.pacer_key(obj.model),
+                                                                rpm=obj.requests_per_minute))
+        return f"remaining {row['remaining']}; paused until {row['paused_until']}; last 429 {row['last_429']}"

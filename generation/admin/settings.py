@@ -7,9 +7,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from ..config import FIELDS, RETRIES_WHEN_DISABLED, EffectiveSettings, effective_settings
-from ..engine import policy
+from ..engine import pacing, policy
 from ..models import GenerationSettings
-from .formatting import seconds
+from .formatting import pacer_row, seconds
 from .forms import (
     PRESET_BUTTON, PRESETS, RESET_BUTTON, GenerationSettingsForm, display, effective_help_texts, retirement_warnings,
 )
@@ -83,6 +83,7 @@ class GenerationSettingsAdmin(admin.ModelAdmin):
                 for name in FIELDS
             ],
             worst_case=worst_case(effective),
+            pacer_rows=[pacer_row(p.model, p.state) for p in pacing.model_states(effective.models)],
             retirement_warnings=retirement_warnings(effective, today=self.today()),
             presets=[(key, p, seconds(policy.worst_case_backoff(p.max_retries, p.retry_delay)))
                      for key, p in PRESETS.items()],

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('generation', '0003_h8_total_timeout'),
+        ('generation', '0003_total_timeout'),
     ]
 
     operations = [

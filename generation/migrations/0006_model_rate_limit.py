@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('generation', '0003_h12_cost'),
+        ('generation', '0005_cost'),
     ]
 
     operations = [

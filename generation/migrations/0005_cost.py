@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('generation', '0003_h10_idempotency'),
+        ('generation', '0004_idempotency_and_attempt_messages'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
