@@ -31,16 +31,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
+from bench.service import percentile  # noqa: E402
 from tests.upstream import FakeOpenAI  # noqa: E402
 
 MODEL = "openai/gpt-image-2"
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def run_clients(n: int, attempt) -> list[tuple[bool, float]]:

@@ -6,8 +6,8 @@ import pytest
 
 from generation.engine import pacing
 from generation.engine.generator import generator
-from generation.logfmt import event_fields
 from generation.models import GenerationAttempt, GenerationRequest, ModelRateLimit
+from tests.calls import events, generate, settings_setter
 from tests.upstream import FakeOpenAI
 
 pytestmark = pytest.mark.django_db
@@ -17,19 +17,7 @@ PRIMARY, FALLBACK = "openai/gpt-image-2", "openai/gpt-image-1.5"
 
 @pytest.fixture
 def setup(configure):
-    def apply(**fields):
-        defaults = {"model": PRIMARY, "max_retries": 3, "retry_delay": 1.0, "max_wait": 30.0, "timeout": 120.0}
-        return configure(**{**defaults, **fields})
-
-    return apply
-
-
-def generate(api, **body):
-    return api.post("/v1/generate", {"prompt": "green slime", "size": 16, **body}, format="json")
-
-
-def events(caplog) -> list[tuple[str, dict]]:
-    return [(r.event, event_fields(r)) for r in caplog.records if hasattr(r, "event")]
+    return settings_setter(configure, model=PRIMARY, max_retries=3, retry_delay=1.0, max_wait=30.0, timeout=120.0)
 
 
 def test_a_slot_beyond_the_budget_is_refused_at_once_with_the_real_next_slot(api, upstream, timeline, setup, caplog):

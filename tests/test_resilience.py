@@ -9,9 +9,9 @@ import time
 import httpx
 import pytest
 
-from generation.logfmt import event_fields
 from generation.models import GenerationAttempt, GenerationRequest
 from generation.engine.generator import generator
+from tests.calls import events, generate, settings_setter
 from tests.upstream import FakeOpenAI
 
 pytestmark = pytest.mark.django_db
@@ -21,19 +21,7 @@ PRIMARY, FALLBACK, OFFLINE = "openai/gpt-image-2", "openai/gpt-image-1.5", "offl
 
 @pytest.fixture
 def setup(configure):
-    def apply(**fields):
-        defaults = {"model": PRIMARY, "max_retries": 3, "retry_delay": 1.0, "max_wait": 30.0, "timeout": 10.0}
-        return configure(**{**defaults, **fields})
-
-    return apply
-
-
-def generate(api, **body):
-    return api.post("/v1/generate", {"prompt": "green slime", "size": 16, **body}, format="json")
-
-
-def events(caplog) -> list[tuple[str, dict]]:
-    return [(r.event, event_fields(r)) for r in caplog.records if hasattr(r, "event")]
+    return settings_setter(configure, model=PRIMARY, max_retries=3, retry_delay=1.0, max_wait=30.0, timeout=10.0)
 
 
 def names(caplog) -> list[str]:
