@@ -13,24 +13,18 @@ official `openai` SDK's time for the same compatible request (the SDK's own cost
 """
 import argparse
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from bench.service import free_port, migrate_and_token, start_gunicorn  # noqa: E402
 
 
 class Service:
@@ -43,24 +37,11 @@ class Service:
         for name in ("REDIS_URL", "OPENAI_API_KEY"):
             self.env.pop(name, None)
 
-    def __enter__(self) -> "Service":
-        manage = [sys.executable, "manage.py"]
-        subprocess.run([*manage, "migrate", "-v0"], cwd=ROOT, env=self.env, check=True)
-        out = subprocess.run([*manage, "create_api_token", "bench"], cwd=ROOT, env=self.env, check=True,
-                             capture_output=True, text=True).stdout
-        self.token = out.strip().splitlines()[-1]
-        self.proc = subprocess.Popen(
-            [str(Path(sys.executable).parent / "gunicorn"), "sprite_backend.wsgi:application", "-c", "gunicorn.conf.py",
-             "--bind", f"127.0.0.1:{self.port}", "--workers", "1", "--threads", "4", "--access-logfile", "/dev/null",
-             "--error-logfile", "/dev/null"],
-            cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(600):
-            try:
-                urllib.request.urlopen(f"{self.url}/healthz", timeout=1)
-                return self
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("the service did not start")
+    def __enter__(self):
+        self.token = migrate_and_token(self.env)
+        self.proc = start_gunicorn(self.env, self.port, "--workers", "1", "--threads", "4",
+                                   "--error-logfile", "/dev/null")
+        return self
 
     @property
     def url(self) -> str:

@@ -17,7 +17,6 @@ figures read as real seconds. Strategies compared:
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import threading
@@ -31,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-from bench.service import percentile  # noqa: E402
+from bench.service import migrate_and_token, percentile, start_gunicorn  # noqa: E402
 from tests.upstream import FakeOpenAI  # noqa: E402
 
 MODEL = "openai/gpt-image-2"
@@ -97,23 +96,10 @@ class Service:
         self.env.pop("REDIS_URL", None)
 
     def __enter__(self):
-        manage = [sys.executable, "manage.py"]
-        subprocess.run([*manage, "migrate", "-v0"], cwd=ROOT, env=self.env, check=True)
-        out = subprocess.run([*manage, "create_api_token", "bench"], cwd=ROOT, env=self.env, check=True,
-                             capture_output=True, text=True).stdout
-        self.token = out.strip().splitlines()[-1]
-        self.proc = subprocess.Popen(
-            [str(Path(sys.executable).parent / "gunicorn"), "sprite_backend.wsgi:application", "-c", "gunicorn.conf.py",
-             "--bind", f"127.0.0.1:{self.port}", "--workers", "1", "--threads", "32", "--access-logfile", "/dev/null",
-             "--error-logfile", "/dev/null"],
-            cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=1)
-                return self
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("the service did not start")
+        self.token = migrate_and_token(self.env)
+        self.proc = start_gunicorn(self.env, self.port, "--workers", "1", "--threads", "32",
+                                   "--error-logfile", "/dev/null")
+        return self
 
     def __exit__(self, *exc):
         self.proc.terminate()

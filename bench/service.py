@@ -46,14 +46,19 @@ def forget_pacer(env: dict) -> None:
             client.delete(key)
 
 
-def prepare(env: dict) -> str:
-    """Migrate, forget earlier pacer state, and make a token."""
+def migrate_and_token(env: dict) -> str:
+    """Migrate the database `env` names and make a token for the benchmark."""
     manage = [sys.executable, "manage.py"]
     subprocess.run([*manage, "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-    forget_pacer(env)
     out = subprocess.run([*manage, "create_api_token", "bench"], cwd=ROOT, env=env, check=True,
                          capture_output=True, text=True).stdout
     return out.strip().splitlines()[-1]
+
+
+def prepare(env: dict) -> str:
+    """Migrate, forget earlier pacer state, and make a token."""
+    forget_pacer(env)
+    return migrate_and_token(env)
 
 
 def start_gunicorn(env: dict, port: int, *args: str, cwd: Path = ROOT) -> subprocess.Popen:
