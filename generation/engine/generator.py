@@ -107,7 +107,7 @@ class Generator:
         total = config.total_timeout if spec.timeout is None else min(config.total_timeout, spec.timeout)
         budgets = Budgets(max_wait=config.max_wait if spec.max_wait is None else min(config.max_wait, spec.max_wait),
                           deadline=started + total)
-        max_retries = config.max_retries if config.enabled else 0
+        max_retries = config.retries_per_model
         limits = pacing.admin_limits(config.models) if config.enabled else {}
         outcomes: dict[str, str] = {}  # the last outcome of each model tried (admission refusals included)
         soonest: float | None = None  # the earliest a client could come back, after rate limits
