@@ -45,12 +45,6 @@ class EffectiveSettings:
         """Retries after each model's first attempt; none when disabled."""
         return self.max_retries if self.enabled else RETRIES_WHEN_DISABLED
 
-    @property
-    def deadline_seconds(self) -> float:
-        """The longest one request may run from arrival (TOTAL_TIMEOUT): past it, plus a
-        grace, a row still unfinished was lost (generation/engine/reaper.py)."""
-        return float(self.total_timeout)
-
 
 def _admin_value(row: GenerationSettings, name: str):
     value = getattr(row, name)

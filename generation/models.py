@@ -75,6 +75,9 @@ class GenerationRequest(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Arrival + TOTAL_TIMEOUT (shortened by the body's `timeout`), fixed when the request is taken:
+    # the loop, the job and the reaper all measure from it. Blank only on rows made outside the API.
+    deadline = models.DateTimeField(null=True, blank=True, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="generation_requests")
     token = models.ForeignKey(ApiToken, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     # SHA-256 (hex) of the client's full Idempotency-Key: exact, whatever its length, and not the key itself.

@@ -85,6 +85,9 @@ TUNABLES: tuple[Tunable, ...] = (
 )
 BY_NAME: dict[str, Tunable] = {t.name: t for t in TUNABLES}
 NAMES: tuple[str, ...] = tuple(BY_NAME)
+# A request's own `timeout` shortens TOTAL_TIMEOUT for it: down to one second (one call's
+# shortest timeout), never past TOTAL_TIMEOUT's own upper bound.
+REQUEST_TIMEOUT_LOW = BY_NAME["timeout"].low
 
 
 def parse_rate(text: str) -> str:

@@ -99,12 +99,14 @@ def test_a_hanging_upstream_is_cut_at_the_total_timeout(api, upstream, timeline,
     monkeypatch.setattr(generator, "call_model", spy)
     started = time.monotonic()
 
-    response = generate(api, timeout=5)  # the request's own total, the shortest allowed
+    response = generate(api, timeout=5)  # the request's own total
 
     assert response.status_code == 504
     assert response.json()["error"]["code"] == "upstream_timeout"
     assert timeline.sleeps == [pytest.approx(3.5)]  # the pacer's slot, counted against the total
-    assert timeouts == [pytest.approx(1.5)]  # the call's 120 s cut to what remained of the 5 s
+    # The call's 120 s cut to what remained of the 5 s counted from arrival (less the real moments
+    # between taking the request and starting its loop).
+    assert timeouts == [pytest.approx(1.5, abs=0.1)] and timeouts[0] <= 1.5
     assert time.monotonic() - started < 5.0
     (attempt,) = GenerationAttempt.objects.all()
     assert attempt.outcome == "timeout" and 1400 <= attempt.duration_ms < 5000

@@ -101,8 +101,9 @@ def test_a_repeat_after_a_refused_prompt_replays_it(api, upstream, configure):
 def unfinished(api, user, key: str, *, age: float) -> GenerationRequest:
     generate(api, key)  # a finished row with the key and this body, then made to look in flight
     row = GenerationRequest.objects.get()
+    taken = timezone.now() - timedelta(seconds=age)
     GenerationRequest.objects.filter(pk=row.pk).update(
-        status="running", image_png=None, created_at=timezone.now() - timedelta(seconds=age))
+        status="running", image_png=None, created_at=taken, deadline=row.deadline - row.created_at + taken)
     return row
 
 

@@ -38,7 +38,8 @@ ALIVE, GONE, FAILED, UNKNOWN = JobState.ALIVE, JobState.GONE, JobState.FAILED, J
     (F, 1000, FAILED, None),
 ])
 def test_verdict(status, age, job, expected):
-    assert verdict(status=status, age=age, deadline=60, grace=30, job=job, enqueue_grace=5) == expected
+    # A row taken `age` seconds ago with a deadline 60 s after it.
+    assert verdict(status=status, age=age, late=age - 60, grace=30, job=job, enqueue_grace=5) == expected
 
 
 @pytest.fixture
@@ -49,11 +50,13 @@ def short_deadline(configure, settings):
     settings.REDIS_URL = ""
 
 
-def lost_row(user, *, status=Status.RUNNING, age: float = 10.0) -> GenerationRequest:
-    """A row as a killed worker leaves it: unfinished, created `age` seconds ago."""
+def lost_row(user, *, status=Status.RUNNING, age: float = 10.0, deadline: float = 5.0) -> GenerationRequest:
+    """A row as a killed worker leaves it: unfinished, taken `age` seconds ago with a deadline
+    `deadline` seconds after that."""
+    taken = timezone.now() - timedelta(seconds=age)
     row = GenerationRequest.objects.create(user=user, prompt="ghost", style="pixel", size=16, status=status,
                                            options={"transparent": True, "colors": 8, "outline": True})
-    GenerationRequest.objects.filter(pk=row.pk).update(created_at=timezone.now() - timedelta(seconds=age))
+    GenerationRequest.objects.filter(pk=row.pk).update(created_at=taken, deadline=taken + timedelta(seconds=deadline))
     return row
 
 
@@ -77,8 +80,9 @@ def test_reading_a_row_past_its_deadline_finishes_it_as_interrupted(api, user, s
 
 @pytest.mark.django_db
 def test_reading_a_row_within_its_deadline_leaves_it_running(api, user, configure, settings, caplog):
-    configure(total_timeout=60)
-    row = lost_row(user, age=30)
+    configure(total_timeout=5)  # the row's own deadline counts, not today's setting
+    settings.SPRITE_INTERRUPT_GRACE = 0
+    row = lost_row(user, age=30, deadline=60)
 
     assert api.get(f"/v1/generations/{row.pk}").json()["status"] == "running"
     row.refresh_from_db()
@@ -87,12 +91,30 @@ def test_reading_a_row_within_its_deadline_leaves_it_running(api, user, configur
 
 
 @pytest.mark.django_db
-def test_the_deadline_is_the_total_timeout(configure):
-    from generation.config import effective_settings
-
+def test_each_row_stores_its_deadline_from_arrival(api, configure):
     configure(total_timeout=42, timeout=10, max_retries=2)
+    before = timezone.now()
 
-    assert effective_settings().deadline_seconds == 42
+    default = api.post("/v1/generate", {"prompt": "a", "size": 8}, format="json").json()["id"]
+    shorter = api.post("/v1/generate", {"prompt": "b", "size": 8, "timeout": 1.5}, format="json").json()["id"]
+    longer = api.post("/v1/generate", {"prompt": "c", "size": 8, "timeout": 900}, format="json").json()["id"]
+
+    after = timezone.now()
+    for pk, seconds in ((default, 42), (shorter, 1.5), (longer, 42)):  # the body's timeout never lengthens it
+        row = GenerationRequest.objects.get(pk=pk)
+        assert before + timedelta(seconds=seconds) <= row.deadline <= after + timedelta(seconds=seconds)
+        assert row.deadline - row.created_at == pytest.approx(timedelta(seconds=seconds), abs=timedelta(seconds=1))
+
+
+@pytest.mark.django_db
+def test_a_row_without_a_stored_deadline_gets_the_longest_one(user, settings):
+    settings.SPRITE_INTERRUPT_GRACE = 0
+    row = lost_row(user, age=899)
+    GenerationRequest.objects.filter(pk=row.pk).update(deadline=None)
+
+    assert reaper.reap() == []
+    GenerationRequest.objects.filter(pk=row.pk).update(created_at=timezone.now() - timedelta(seconds=901))
+    assert reaper.reap() == [str(row.pk)]
 
 
 @pytest.mark.django_db

@@ -5,7 +5,7 @@ from rest_framework import serializers
 
 from ..models import GenerationRequest
 from ..styles import DEFAULT_STYLE, STYLES
-from ..tunables import BY_NAME
+from ..tunables import BY_NAME, REQUEST_TIMEOUT_LOW
 
 
 class StrictBooleanField(serializers.BooleanField):
@@ -35,8 +35,9 @@ class SecondsField(serializers.FloatField):
     """A finite number of seconds within a tunable's bounds: it can shorten a budget, never lengthen it.
     A JSON number only: `false` or "1.5" from a plugin is a bug worth a 400, not 0.0 or 1.5."""
 
-    def __init__(self, tunable: str, **kwargs) -> None:
-        super().__init__(min_value=BY_NAME[tunable].low, max_value=BY_NAME[tunable].high, **kwargs)
+    def __init__(self, tunable: str, *, low: float | None = None, **kwargs) -> None:
+        super().__init__(min_value=BY_NAME[tunable].low if low is None else low, max_value=BY_NAME[tunable].high,
+                         **kwargs)
 
     def to_internal_value(self, data):
         if isinstance(data, bool) or not isinstance(data, (int, float)):
@@ -68,7 +69,7 @@ class GenerateSerializer(serializers.Serializer):
     seed = StrictIntegerField(required=False, min_value=-(2**63), max_value=2**63 - 1)
     outline = StrictBooleanField(required=False)
     max_wait = SecondsField("max_wait", required=False)
-    timeout = SecondsField("total_timeout", required=False)
+    timeout = SecondsField("total_timeout", low=REQUEST_TIMEOUT_LOW, required=False)
     # `async` is a Python keyword; the JSON field keeps the contract's name.
     run_async = StrictBooleanField(required=False, default=False)
 

@@ -1,25 +1,30 @@
 """Generating one sprite: the attempt loop over models, the shared pacer and the budgets.
 
 The generation row exists before work starts (a crash leaves evidence) and is
-completed at the end; one attempt row per upstream call. Every decision is a
-pure function in `policy` (`admission` before a call, `next_step` after one);
-what to send each model and the call itself are in `providers`; the quota
-shared with every other worker is in `pacing`.
+finished once at the end (`finishing`: unless the reaper finished it first); one
+attempt row per upstream call. Every decision is a pure function in `policy`
+(`admission` before a call, `while_probing`, `next_step` after one,
+`pause_after_rate_limit`); the loop's running totals are one `Tally`; what to
+send each model and the call itself are in `providers`; the quota shared with
+every other worker is in `pacing`.
 
-Budgets (CONTRACT.md §2): waits (backoff and pacer slots) stay within
-MAX_WAIT, the whole request within TOTAL_TIMEOUT; each call's timeout is cut to
+Budgets (README "Budgets"): waits (backoff and pacer slots) stay within
+MAX_WAIT, the whole request within its deadline, stored on its row at arrival
+(TOTAL_TIMEOUT, or the body's shorter `timeout`); each call's timeout is cut to
 what remains. No database connection is held across a wait or an upstream call
 (docs/CAPACITY.md), so hundreds of requests in flight need only a few.
 """
 import logging
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.db import connection
 from django.utils import timezone
 
-from . import pacing, policy
+from . import finishing, pacing, policy
 from .. import metrics, providers
 from ..config import EffectiveSettings, effective_settings
 from ..error_codes import message_of, status_of
@@ -27,7 +32,7 @@ from ..models import GenerationAttempt, GenerationRequest
 from ..sprites import make_sprite, png_bytes
 from ..styles import STYLES
 from .hints import wait_hint
-from .pacer import Slot
+from .pacer import Pacer, Slot
 from .policy import Decision, Step
 from .spec import SpriteSpec, spec_of
 
@@ -35,7 +40,6 @@ logger = logging.getLogger("generation")
 Outcome = GenerationAttempt.Outcome
 Status = GenerationRequest.Status
 
-PROBE_POLL = 0.1  # seconds between looks at the pacer while another call learns a model's quota
 NO_ANSWER = {Outcome.TIMEOUT, Outcome.CONNECTION_ERROR}
 
 
@@ -52,48 +56,90 @@ def release_db_connection() -> None:
         connection.close()
 
 
+def deadline_of(*, arrival: datetime, config: EffectiveSettings, spec: SpriteSpec) -> datetime:
+    """When a request taken at `arrival` must be answered: TOTAL_TIMEOUT, or the body's shorter `timeout`."""
+    _, total = policy.request_budgets(max_wait=config.max_wait, total_timeout=config.total_timeout,
+                                      requested_wait=spec.max_wait, requested_timeout=spec.timeout)
+    return arrival + timedelta(seconds=total)
+
+
 @dataclass
-class Budgets:
-    """One request's running totals, on the generator's clock."""
+class Tally:
+    """One request's running totals, on the generator's clock: all the loop counts, in one value.
+
+    The row is written from it once, when the request is finished (`fields`)."""
 
     max_wait: float
     deadline: float
     waited: float = 0.0
     waited_at_last_call: float = 0.0
+    attempts: int = 0
+    model_used: str = ""
+    fallback_used: bool = False
+    cost_usd: Decimal | None = None
+    called: set[str] = field(default_factory=set)
+    outcomes: dict[str, str] = field(default_factory=dict)  # each model's last outcome, admission refusals included
+    soonest: float | None = None  # the earliest a client could come back, after rate limits
 
     def wait_left(self) -> float:
         return max(self.max_wait - self.waited, 0.0)
 
+    def could_return_in(self, seconds: float | None) -> None:
+        if seconds is not None:
+            self.soonest = seconds if self.soonest is None else min(self.soonest, seconds)
+
+    def fields(self) -> dict:
+        """The row's figures. `retries` in one place: every attempt after the first on each model called."""
+        return {"attempts": self.attempts, "retries": max(self.attempts - len(self.called), 0),
+                "wait_ms": policy.clamp_ms(self.waited), "model_used": self.model_used,
+                "fallback_used": self.fallback_used, "cost_usd": self.cost_usd}
+
 
 class Generator:
-    """Runs one generation through the models. Clock, sleep and jitter are swappable for tests."""
+    """Runs one generation through the models.
 
-    clock = staticmethod(time.monotonic)
-    sleep = staticmethod(time.sleep)
-    rand = staticmethod(random.random)
-    now = staticmethod(timezone.now)
-    call_model = staticmethod(providers.call_model)
+    Its collaborators are given, with real defaults, so that tests pass their own: the clock
+    and sleep of its waits, jitter, the wall clock of its rows, the upstream call, and the
+    pacer (None: the process's shared one, looked up per request).
+    """
+
+    def __init__(self, *, clock=time.monotonic, sleep=time.sleep, rand=random.random, now=timezone.now,
+                 call_model=providers.call_model, pacer: Pacer | None = None) -> None:
+        self.clock, self.sleep, self.rand, self.now = clock, sleep, rand, now
+        self.call_model = call_model
+        self.pacer = pacer
+
+    def quota(self) -> Pacer:
+        return self.pacer or pacing.shared_pacer()
 
     def run(self, row: GenerationRequest, config: EffectiveSettings | None = None) -> GenerationRequest:
+        """Generate for `row` and finish it, unless someone else finished it first. Returns the row
+        as it stands: this run's verdict, or the one that won."""
         config = config or effective_settings()
         spec = spec_of(row)
+        if not finishing.claim(row, model_requested=config.model):
+            return row
         started = self.clock()
-        row.status = Status.RUNNING
-        row.model_requested = config.model
-        row.save(update_fields=["status", "model_requested"])
+        deadline = row.deadline or deadline_of(arrival=self.now(), config=config, spec=spec)
+        max_wait, _ = policy.request_budgets(max_wait=config.max_wait, total_timeout=config.total_timeout,
+                                             requested_wait=spec.max_wait, requested_timeout=spec.timeout)
+        tally = Tally(max_wait=max_wait, deadline=started + (deadline - self.now()).total_seconds())
+        verdict: dict = {}
         try:
-            self._attempt_models(row, spec, config, started)
+            verdict = self._attempt_models(row, spec, config, tally)
         except BaseException:
-            row.status, row.error_code = Status.FAILED, "internal_error"
-            row.error_message = message_of("internal_error")
+            verdict = {"status": Status.FAILED, "error_code": "internal_error",
+                       "error_message": message_of("internal_error")}
             logger.exception("generation_crashed", extra={"event": "generation_crashed", "request_id": str(row.id)})
             raise
         finally:
-            row.latency_ms = policy.clamp_ms(self.clock() - started)
-            row.finished_at = self.now()
-            row.save()
-            metrics.record_request(200 if row.status == Status.SUCCEEDED else status_of(row.error_code), row.error_code,
-                                   row.latency_ms / 1000, (row.wait_ms or 0) / 1000)
+            latency_ms = policy.clamp_ms(self.clock() - started)
+            won = finishing.finish(row, {**verdict, **tally.fields(), "latency_ms": latency_ms,
+                                         "finished_at": self.now()}, by="generation")
+            metrics.record_request(200 if row.status == Status.SUCCEEDED else status_of(row.error_code),
+                                   row.error_code, latency_ms / 1000, (row.wait_ms or 0) / 1000)
+        if not won:  # finishing logged it; the row holds the verdict that won
+            return row
         if row.status == Status.SUCCEEDED:
             _log(logging.INFO, "generation_succeeded", row, model=row.model_used, attempts=row.attempts,
                  retries=row.retries, fallback_used=row.fallback_used, latency_ms=row.latency_ms)
@@ -103,21 +149,18 @@ class Generator:
         return row
 
     def _attempt_models(self, row: GenerationRequest, spec: SpriteSpec, config: EffectiveSettings,
-                        started: float) -> None:
-        total = config.total_timeout if spec.timeout is None else min(config.total_timeout, spec.timeout)
-        budgets = Budgets(max_wait=config.max_wait if spec.max_wait is None else min(config.max_wait, spec.max_wait),
-                          deadline=started + total)
+                        tally: Tally) -> dict:
+        """Try the models in order; the verdict to finish the row with."""
         max_retries = config.retries_per_model
         limits = pacing.admin_limits(config.models) if config.enabled else {}
-        outcomes: dict[str, str] = {}  # the last outcome of each model tried (admission refusals included)
-        soonest: float | None = None  # the earliest a client could come back, after rate limits
-        decision, last_reply, called = Decision(Step.STOP), None, set()
+        outcomes = tally.outcomes
+        decision, last_reply = Decision(Step.STOP), None
         style = STYLES[spec.style]
 
         for index, model in enumerate(config.models):
             more = index < len(config.models) - 1
             if index:
-                row.fallback_used = True
+                tally.fallback_used = True
                 _log(logging.WARNING, "fallback_used", row, model=model, previous_model=config.models[index - 1],
                      reason=outcomes[config.models[index - 1]])
             request = providers.request_for(model, prompt=spec.prompt, size=spec.size, seed=spec.seed,
@@ -125,30 +168,26 @@ class Generator:
             key = pacing.key_of(request) if config.enabled and pacing.paced(model) else None
             retry = 0
             while True:
-                slot, decision = self._admit(row, model, key, limits.get(model), budgets, config, more)
+                slot, decision = self._admit(row, model, key, limits.get(model), tally, config, more)
                 if decision.step is not Step.CALL:
                     # Not called: a slot beyond the budgets is a rate limit; no time left is a timeout.
                     outcomes[model] = Outcome.RATE_LIMITED if decision.retry_after is not None else \
                         outcomes.get(model, Outcome.TIMEOUT)
                     break
-                reply, hint = self._call(row, model, request, key, slot, budgets, config)
+                reply, hint = self._call(row, model, request, key, slot, tally, config)
                 last_reply = reply
-                called.add(model)
                 if reply.ok:
-                    row.image_png = png_bytes(make_sprite(reply.image, size=spec.size, colors=spec.colors,
-                                                          transparent=spec.transparent, outline=spec.outline))
-                    row.status, row.error_code, row.error_message = Status.SUCCEEDED, "", ""
-                    self._totals(row, budgets, called)
-                    return
+                    image = png_bytes(make_sprite(reply.image, size=spec.size, colors=spec.colors,
+                                                  transparent=spec.transparent, outline=spec.outline))
+                    return {"status": Status.SUCCEEDED, "error_code": "", "error_message": "", "image_png": image}
                 outcomes[model] = reply.outcome
                 decision = policy.next_step(
                     outcome=reply.outcome, retry=retry, max_retries=max_retries, retry_delay=config.retry_delay,
-                    hint=hint, rand=self.rand(), wait_left=budgets.wait_left(),
-                    time_left=budgets.deadline - self.clock(), more_models=more)
+                    hint=hint, rand=self.rand(), wait_left=tally.wait_left(),
+                    time_left=tally.deadline - self.clock(), more_models=more)
                 if key and reply.outcome == Outcome.RATE_LIMITED:
-                    # Everyone holds off until the hint passes; without one, for as long as we back off.
-                    pause = hint if hint is not None else decision.delay or decision.retry_after or 0.0
-                    pacing.shared_pacer().pause(key, until=pacing.shared_pacer().timer() + pause)
+                    pacer = self.quota()
+                    pacer.pause(key, until=pacer.timer() + policy.pause_after_rate_limit(hint=hint, decision=decision))
                 if decision.step is not Step.CALL:
                     if reply.outcome == Outcome.BAD_REQUEST:
                         # Our request was wrong, not the provider: someone must look.
@@ -157,26 +196,25 @@ class Generator:
                             "http_status": reply.http_status, "error_code": reply.code, "detail": reply.message})
                     break
                 event = "rate_limited_retrying" if reply.outcome == Outcome.RATE_LIMITED else "upstream_failed_retrying"
-                _log(logging.WARNING, event, row, model=model, attempt=row.attempts, outcome=reply.outcome,
+                _log(logging.WARNING, event, row, model=model, attempt=tally.attempts, outcome=reply.outcome,
                      delay=f"{decision.delay:.3f}", hint=hint)
-                self._wait(decision.delay, budgets)
+                self._wait(decision.delay, tally)
                 retry += 1
-            if decision.retry_after is not None:
-                soonest = decision.retry_after if soonest is None else min(soonest, decision.retry_after)
+            tally.could_return_in(decision.retry_after)
             if decision.step is Step.STOP:
                 break
         detail = last_reply.message if last_reply is not None and decision.step is Step.STOP else ""
-        self._fail(row, outcomes, decision, soonest, budgets, called, detail=detail)
+        return self._failure(row, decision, tally, detail=detail)
 
-    def _admit(self, row, model, key, rpm, budgets, config, more) -> tuple[Slot | None, Decision]:
+    def _admit(self, row, model, key, rpm, tally: Tally, config, more) -> tuple[Slot | None, Decision]:
         """Book this model's next call with the pacer, within the budgets, or decide not to call it."""
-        if budgets.deadline - self.clock() < policy.MIN_CALL:  # no time left for any call
-            return None, Decision(Step.STOP)
+        if policy.call_timeout(timeout=config.timeout, time_left=tally.deadline - self.clock()) is None:
+            return None, Decision(Step.STOP)  # no time left for any call
         if key is None:
             return None, Decision(Step.CALL)
-        pacer = pacing.shared_pacer()
+        pacer = self.quota()
         while True:
-            wait_left, time_left = budgets.wait_left(), budgets.deadline - self.clock()
+            wait_left, time_left = tally.wait_left(), tally.deadline - self.clock()
             horizon = max(0.0, min(wait_left, time_left - policy.MIN_CALL))
             now = pacer.timer()
             got = pacer.acquire(key, now=now, deadline=now + horizon, rpm=rpm,
@@ -186,44 +224,43 @@ class Generator:
                 if not wait:
                     return got, Decision(Step.CALL)
                 _log(logging.INFO, "pacer_wait", row, model=model, seconds=f"{wait:.3f}")
-                self._wait(wait, budgets)
+                self._wait(wait, tally)
                 if pacer.paused_until(key) <= pacer.timer():
                     return got, Decision(Step.CALL, delay=wait)
                 pacer.release(key, got)  # a 429 paused the model while we waited: book again
                 continue
             if got.reason == "probe":
-                if policy.fits(PROBE_POLL, wait_left=wait_left, time_left=time_left):
-                    self._wait(min(PROBE_POLL, got.seconds), budgets)
-                    continue
-                # Another call is learning the quota and this request has no budget to wait for its
-                # answer: the probe tells nothing about when a slot comes, so go out unbooked.
-                return None, Decision(Step.CALL)
-            decision = policy.admission(got.seconds, wait_left=wait_left, time_left=time_left, more_models=more)
-            if decision.step is Step.CALL:  # a probe's lease that ends within the budgets: wait it out, ask again
-                self._wait(decision.delay, budgets)
+                decision = policy.while_probing(got.seconds, wait_left=wait_left, time_left=time_left)
+            else:
+                decision = policy.admission(got.seconds, wait_left=wait_left, time_left=time_left, more_models=more)
+                if decision.step is Step.CALL:  # a probe's lease that ends within the budgets: wait it out
+                    decision = Decision(Step.ASK_AGAIN, delay=decision.delay)
+            if decision.step is Step.ASK_AGAIN:
+                self._wait(decision.delay, tally)
                 continue
             if decision.step is Step.REJECT:
                 _log(logging.WARNING, "admission_rejected", row, model=model, reason=got.reason,
                      retry_after=policy.retry_after_seconds(got.seconds))
             return None, decision
 
-    def _wait(self, seconds: float, budgets: Budgets) -> None:
+    def _wait(self, seconds: float, tally: Tally) -> None:
         if seconds <= 0:
             return
         release_db_connection()
         self.sleep(seconds)
-        budgets.waited += seconds
+        tally.waited += seconds
 
-    def _call(self, row, model, request, key, slot, budgets, config):
+    def _call(self, row, model, request, key, slot, tally: Tally, config):
         """One upstream call, its attempt row, and what the pacer learns from it: (reply, wait hint)."""
-        row.attempts += 1
-        row.model_used = model
-        timeout = min(config.timeout, max(budgets.deadline - self.clock(), 0.1))
-        pacer = pacing.shared_pacer() if key else None
+        tally.attempts += 1
+        tally.model_used = model
+        tally.called.add(model)
+        timeout = policy.call_timeout(timeout=config.timeout, time_left=tally.deadline - self.clock()) or policy.NO_TIME
+        pacer = self.quota() if key else None
         started_at, t0, sent = self.now(), self.clock(), pacer.timer() if pacer else 0.0
         release_db_connection()
         reply = self.call_model(request, timeout=timeout)
-        row.cost_usd = providers.total_cost([row.cost_usd, reply.cost_usd])
+        tally.cost_usd = providers.total_cost([tally.cost_usd, reply.cost_usd])
         duration = self.clock() - t0
         hint = wait_hint(reply.headers, status=reply.http_status, now=self.now())
         if pacer:
@@ -231,34 +268,29 @@ class Generator:
             pacer.observe(key, reply.headers, status=reply.http_status if answered else None, slot=slot, sent_at=sent)
         metrics.record_attempt(model, reply.outcome)
         GenerationAttempt.objects.create(
-            request=row, number=row.attempts, started_at=started_at, model=model, outcome=reply.outcome,
+            request=row, number=tally.attempts, started_at=started_at, model=model, outcome=reply.outcome,
             http_status=reply.http_status, error_code=reply.code[:60], duration_ms=policy.clamp_ms(duration),
-            wait_before_ms=policy.clamp_ms(budgets.waited - budgets.waited_at_last_call), hint_ms=policy.clamp_ms(hint),
+            wait_before_ms=policy.clamp_ms(tally.waited - tally.waited_at_last_call), hint_ms=policy.clamp_ms(hint),
             cost_usd=reply.cost_usd, message=reply.message[:300],  # scrubbed of secrets by providers.classify
         )
-        budgets.waited_at_last_call = budgets.waited
+        tally.waited_at_last_call = tally.waited
         return reply, hint
 
-    @staticmethod
-    def _totals(row: GenerationRequest, budgets: Budgets, called: set[str]) -> None:
-        """`retries` in one place: every attempt after the first on each model called."""
-        row.retries = max(row.attempts - len(called), 0)
-        row.wait_ms = policy.clamp_ms(budgets.waited)
-
-    def _fail(self, row, outcomes, decision, soonest, budgets, called, *, detail: str) -> None:
+    def _failure(self, row, decision: Decision, tally: Tally, *, detail: str) -> dict:
+        """The verdict when no model produced an image."""
+        outcomes = tally.outcomes
         code = policy.final_error(outcomes.values()) if outcomes else "upstream_timeout"
-        row.status, row.error_code = Status.FAILED, code
         # The provider's reason helps the user rephrase a refused prompt; other details are ours to read.
         said = f" Provider said: {detail}" if detail and code == "content_policy_violation" else ""
-        row.error_message = message_of(code) + said
+        verdict = {"status": Status.FAILED, "error_code": code, "error_message": message_of(code) + said}
         if code == "upstream_unavailable":  # name the cause: the operator's to fix, not a wait
-            row.error_message = f"{row.error_message} {policy.unavailable_cause(outcomes)}."
+            verdict["error_message"] = f"{verdict['error_message']} {policy.unavailable_cause(outcomes)}."
         if code == "rate_limit_exceeded":
-            row.retry_after = policy.retry_after_seconds(soonest if soonest is not None else 1.0)
+            verdict["retry_after"] = policy.retry_after_seconds(tally.soonest if tally.soonest is not None else 1.0)
             if not decision.at_admission:  # else admission_rejected said it
-                _log(logging.WARNING, "rate_limit_exceeded", row, model=row.model_used, attempts=row.attempts,
-                     retry_after=row.retry_after)
-        self._totals(row, budgets, called)
+                _log(logging.WARNING, "rate_limit_exceeded", row, model=tally.model_used, attempts=tally.attempts,
+                     retry_after=verdict["retry_after"])
+        return verdict
 
 
 generator = Generator()

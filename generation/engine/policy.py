@@ -118,11 +118,28 @@ def clamp_ms(seconds: float | None) -> int | None:
 
 # -- what to do next ---------------------------------------------------------------
 
-MIN_CALL = 1.0  # seconds: an upstream call given less than this is not worth starting
+MIN_CALL = 1.0  # seconds: a wait is not started unless it leaves this much for the call after it
+NO_TIME = 0.05  # seconds: a request with less than this left has no time for any call
+PROBE_POLL = 0.1  # seconds between looks at the pacer while another call learns a model's quota
+
+
+def request_budgets(*, max_wait: float, total_timeout: float, requested_wait: float | None,
+                    requested_timeout: float | None) -> tuple[float, float]:
+    """(wait budget, total seconds from arrival) of one request: its own values shorten the
+    settings', never lengthen them."""
+    return (max_wait if requested_wait is None else min(max_wait, requested_wait),
+            total_timeout if requested_timeout is None else min(total_timeout, requested_timeout))
+
+
+def call_timeout(*, timeout: float, time_left: float) -> float | None:
+    """The timeout of the next upstream call: TIMEOUT cut to what remains of the request, or None
+    when no time remains for one."""
+    return None if time_left < NO_TIME else min(timeout, time_left)
 
 
 class Step(enum.Enum):
     CALL = "call"  # call this model, after `delay` seconds
+    ASK_AGAIN = "ask_again"  # wait `delay` seconds, then ask the pacer again
     NEXT_MODEL = "next_model"  # this model cannot serve within the budgets; try the next one
     STOP = "stop"  # answer now with the final error of the outcomes so far
     REJECT = "reject"  # answer now: 429 rate_limit_exceeded, Retry-After `retry_after`
@@ -175,3 +192,21 @@ def admission(slot_wait: float, *, wait_left: float, time_left: float, more_mode
         return Decision(Step.CALL, delay=slot_wait)
     decision = _out_of_models(slot_wait, more_models)
     return replace(decision, at_admission=True) if decision.step is Step.REJECT else decision
+
+
+def while_probing(probe_left: float, *, wait_left: float, time_left: float) -> Decision:
+    """Another call is learning this model's quota and will be answered within `probe_left`
+    seconds: look again shortly, if the budgets allow a short wait; else go out unbooked now,
+    since the probe says nothing about when a slot comes."""
+    poll = min(PROBE_POLL, max(probe_left, 0.0))
+    if fits(PROBE_POLL, wait_left=wait_left, time_left=time_left):
+        return Decision(Step.ASK_AGAIN, delay=poll)
+    return Decision(Step.CALL)
+
+
+def pause_after_rate_limit(*, hint: float | None, decision: Decision) -> float:
+    """How long every worker holds a model off after its 429: until the hint passes; without
+    one, for as long as this request backs off (or would have told its client to)."""
+    if hint is not None:
+        return hint
+    return decision.delay or decision.retry_after or 0.0

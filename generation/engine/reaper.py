@@ -11,10 +11,11 @@ Nobody else will finish such a row, so it is finished here, by
   `manage.py rqcron generation.engine.cron`);
 - RQ itself: a failed job or a dead work-horse marks its row at once.
 
-A row is lost when it is past its request's deadline plus SPRITE_INTERRUPT_GRACE,
-when its job failed, or when it is queued and its job is gone (expired or never
-stored). `interrupt` only touches rows still unfinished, so a request that
-finishes at the last moment keeps its own outcome.
+A row is lost when it is past its deadline (stored on it at arrival) plus
+SPRITE_INTERRUPT_GRACE, when its job failed, or when it is queued and its job is
+gone (expired or never stored). `interrupt` only touches rows still unfinished,
+and the loop finishes a row only while it is unfinished (`finishing`), so whoever
+comes first keeps the verdict and the other changes nothing.
 """
 import logging
 from datetime import datetime, timedelta
@@ -25,16 +26,18 @@ from django.db import connections, transaction
 from django.utils import timezone
 from rq.worker import Worker
 
-from ..config import effective_settings
 from ..error_codes import message_of
 from ..models import GenerationRequest
+from ..tunables import BY_NAME
 from . import inflight, jobs
+from .finishing import OPEN as UNFINISHED
 from .jobs import JobState
 
 logger = logging.getLogger("generation")
 Status = GenerationRequest.Status
-UNFINISHED = (Status.QUEUED, Status.RUNNING)
 INTERRUPTED = "interrupted"
+# A row made outside the API has no stored deadline: it gets the longest any request may have.
+LONGEST_RUN = timedelta(seconds=BY_NAME["total_timeout"].high)
 # A queued row whose job is not in Redis yet may be a moment before its enqueue.
 ENQUEUE_GRACE = 5.0
 
@@ -48,12 +51,13 @@ class Reason(str, Enum):
     WORKER_DIED = "worker_died"
 
 
-def verdict(*, status: str, age: float, deadline: float, grace: float, job: JobState,
+def verdict(*, status: str, age: float, late: float, grace: float, job: JobState,
             enqueue_grace: float) -> Reason | None:
-    """Why a row is lost, or None while it may still finish. Pure: ages in seconds."""
+    """Why a row is lost, or None while it may still finish. Pure: `age` in seconds since it was
+    taken, `late` in seconds past its deadline (negative before it)."""
     if status not in UNFINISHED:
         return None
-    if age > deadline + grace:
+    if late > grace:
         return Reason.DEADLINE_PASSED
     if job is JobState.FAILED:
         return Reason.JOB_FAILED
@@ -69,7 +73,7 @@ def interrupt(request_ids, reason: Reason, *, now: datetime | None = None, **fie
         # A row another transaction is writing has a live writer: leave it to that writer.
         ids = [str(pk) for pk in GenerationRequest.objects.select_for_update(skip_locked=True).filter(
             pk__in=list(request_ids), status__in=UNFINISHED).values_list("pk", flat=True)]
-        GenerationRequest.objects.filter(pk__in=ids).update(
+        GenerationRequest.objects.filter(pk__in=ids, status__in=UNFINISHED).update(
             status=Status.FAILED, error_code=INTERRUPTED, error_message=message_of(INTERRUPTED),
             retry_after=settings.SPRITE_INTERRUPTED_RETRY_AFTER, finished_at=now)
     for pk in ids:
@@ -78,8 +82,10 @@ def interrupt(request_ids, reason: Reason, *, now: datetime | None = None, **fie
     return ids
 
 
-def _age(row_created_at: datetime, now: datetime) -> float:
-    return (now - row_created_at).total_seconds()
+def _timing(created_at: datetime, deadline: datetime | None, now: datetime) -> dict:
+    """A row's age and lateness, in seconds, from what is stored on it."""
+    return {"age": (now - created_at).total_seconds(),
+            "late": (now - (deadline or created_at + LONGEST_RUN)).total_seconds()}
 
 
 def check(row: GenerationRequest, *, now: datetime | None = None) -> GenerationRequest:
@@ -87,10 +93,10 @@ def check(row: GenerationRequest, *, now: datetime | None = None) -> GenerationR
     if row.status not in UNFINISHED:
         return row
     now = now or timezone.now()
-    age = _age(row.created_at, now)
-    job = jobs.job_states([row.pk])[str(row.pk)] if age > ENQUEUE_GRACE else JobState.UNKNOWN
-    reason = verdict(status=row.status, age=age, deadline=effective_settings().deadline_seconds,
-                     grace=settings.SPRITE_INTERRUPT_GRACE, job=job, enqueue_grace=ENQUEUE_GRACE)
+    timing = _timing(row.created_at, row.deadline, now)
+    job = jobs.job_states([row.pk])[str(row.pk)] if timing["age"] > ENQUEUE_GRACE else JobState.UNKNOWN
+    reason = verdict(status=row.status, **timing, grace=settings.SPRITE_INTERRUPT_GRACE, job=job,
+                     enqueue_grace=ENQUEUE_GRACE)
     if reason and interrupt([row.pk], reason, now=now):
         row.refresh_from_db()
     return row
@@ -99,15 +105,15 @@ def check(row: GenerationRequest, *, now: datetime | None = None) -> GenerationR
 def reap(*, now: datetime | None = None, limit: int = 1000) -> list[str]:
     """Finish every lost row (the oldest `limit` candidates per run); returns their ids."""
     now = now or timezone.now()
-    deadline, grace = effective_settings().deadline_seconds, settings.SPRITE_INTERRUPT_GRACE
+    grace = settings.SPRITE_INTERRUPT_GRACE
     candidates = list(GenerationRequest.objects.filter(
         status__in=UNFINISHED, created_at__lt=now - timedelta(seconds=ENQUEUE_GRACE),
-    ).order_by("created_at").values_list("pk", "status", "created_at")[:limit])
-    states = jobs.job_states([pk for pk, _, _ in candidates])
+    ).order_by("created_at").values_list("pk", "status", "created_at", "deadline")[:limit])
+    states = jobs.job_states([pk for pk, *_ in candidates])
     lost: dict[Reason, list] = {}
-    for pk, status, created_at in candidates:
-        reason = verdict(status=status, age=_age(created_at, now), deadline=deadline, grace=grace,
-                         job=states[str(pk)], enqueue_grace=ENQUEUE_GRACE)
+    for pk, status, created_at, deadline in candidates:
+        reason = verdict(status=status, **_timing(created_at, deadline, now), grace=grace, job=states[str(pk)],
+                         enqueue_grace=ENQUEUE_GRACE)
         if reason:
             lost.setdefault(reason, []).append(pk)
     return [pk for reason, ids in lost.items() for pk in interrupt(ids, reason, now=now)]
