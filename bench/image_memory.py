@@ -60,9 +60,9 @@ def one_case(size: int, noisy: bool | None) -> None:
 
     load_litellm()
     if noisy is None:  # the comparison: what the same image cost before the ceiling
-        import generation.providers.edge as edge
+        import generation.sprites as sprites
 
-        edge.MAX_IMAGE_SIDE, noisy = 10**6, False
+        sprites.MAX_PICTURE_SIDE, sprites.WORK_SIDE, noisy = 10**6, 10**6, False
     b64 = base64.b64encode(picture_png(size, noisy)).decode("ascii")  # what LiteLLM hands us: already in memory
     Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current RSS
     before = peak_kb()

@@ -14,6 +14,47 @@ import math
 import numpy as np
 from PIL import Image, ImageChops
 
+# What an upstream picture may be, checked from its header before any pixel is decoded. Sprites
+# are at most 256 px and models draw at most 1536 px a side; past 4096 one picture costs hundreds
+# of MB to decode (8000 x 8000 took a worker from 284 MB to 3 GB with 4 requests).
+PICTURE_FORMATS = ("PNG", "JPEG", "WEBP")
+MAX_PICTURE_SIDE = 4096
+# The sprite pipeline works on at most this many pixels a side: a larger picture is thinned by a
+# whole factor (nearest neighbour, so no new colours) as soon as it is decoded, so that one
+# request's memory stays bounded (bench/image_memory.py). Every picture a model draws is within it.
+WORK_SIDE = 1536
+
+
+class PictureRefused(ValueError):
+    """The upstream's bytes are not a picture we decode (format, size, or corrupt data)."""
+
+
+def open_picture(data: bytes) -> Image.Image:
+    """Decode an upstream picture within bounds: refused from its header when it is not PNG, JPEG or
+    WebP or is over MAX_PICTURE_SIDE a side; thinned to at most WORK_SIDE a side once decoded."""
+    try:
+        image = Image.open(io.BytesIO(data), formats=PICTURE_FORMATS)  # reads the header only
+    except Image.DecompressionBombError as exc:  # Pillow's own ceiling, far above ours, also from the header
+        raise PictureRefused(f"an image over {MAX_PICTURE_SIDE}x{MAX_PICTURE_SIDE}: {exc}") from exc
+    except Exception as exc:  # not an image, or not one of ours
+        raise PictureRefused(f"an unreadable image: {exc}") from exc
+    width, height = image.size
+    if width > MAX_PICTURE_SIDE or height > MAX_PICTURE_SIDE:
+        raise PictureRefused(f"a {width}x{height} image, over {MAX_PICTURE_SIDE}x{MAX_PICTURE_SIDE}")
+    factor = math.ceil(max(width, height) / WORK_SIDE)
+    if factor > 1 and image.format == "JPEG":
+        image.draft(image.mode, (width // factor, height // factor))  # JPEG decodes at a reduced scale itself
+    try:
+        image.load()
+    except Exception as exc:  # truncated or corrupt pixel data
+        raise PictureRefused(f"an unreadable image: {exc}") from exc
+    factor = math.ceil(max(image.size) / WORK_SIDE)
+    if factor > 1:
+        image = image.resize((max(1, image.width // factor), max(1, image.height // factor)),
+                             Image.Resampling.NEAREST)
+    return image
+
+
 # Samples per cell side when voting for a cell's colour; more only costs time.
 _MAX_CELL_SAMPLES = 16
 # A halo pixel is a blend that is still mostly background; this multiple of the

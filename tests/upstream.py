@@ -52,6 +52,17 @@ the attribute later adds more failures.
 ``latency`` is slept (with ``sleep``) after the answer is decided and the
 call recorded, before anything is sent, so ``calls`` shows the request at once
 even if the client times out.
+
+Hostile answers, for the bounds on what we read:
+
+- ``trickle``: seconds between the body's bytes (the status line and headers go
+  at once), so a per-read timeout never fires; a client must cut it on the wall
+  clock. ``trickle_bytes`` sends that many bytes at once before trickling.
+- ``answer_bytes``: a success answer of this many bytes (a JSON body whose
+  ``b64_json`` is that long), streamed in 1 MB chunks with its Content-Length,
+  never held whole in the server's memory.
+- ``png``: the image bytes a success carries instead of ``make_png(image_size)``
+  (e.g. a header declaring 100000 x 100000 pixels).
 """
 
 from __future__ import annotations
@@ -181,7 +192,7 @@ _SERVER_ERROR_MESSAGES = {
 
 
 class _Answer:
-    __slots__ = ("status", "code", "body", "headers", "raw")
+    __slots__ = ("status", "code", "body", "headers", "raw", "chunks", "length")
 
     def __init__(self, status: int, code: str | None, body=None, headers=None, raw: bytes | None = None):
         self.status = status
@@ -189,6 +200,28 @@ class _Answer:
         self.body = body
         self.headers = headers or {}
         self.raw = raw
+        self.chunks = None  # an iterable of bytes sent instead of raw/body (``answer_bytes``)
+        self.length = 0
+
+
+_CHUNK = 1024 * 1024
+
+
+def _padded_answer(total: int):
+    """A success body of ``total`` bytes (at least its JSON frame), in 1 MB chunks."""
+    head, tail = b'{"created": 1, "data": [{"b64_json": "', b'"}]}'
+    filler = max(0, total - len(head) - len(tail))
+
+    def chunks():
+        yield head
+        left = filler
+        block = b"A" * _CHUNK
+        while left > 0:
+            yield block[:min(left, _CHUNK)]
+            left -= _CHUNK
+        yield tail
+
+    return chunks(), len(head) + filler + len(tail)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -207,20 +240,42 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length > 0 else b""
 
-    def _send(self, answer: _Answer) -> None:
-        payload = answer.raw if answer.raw is not None else json.dumps(answer.body).encode()
+    def _send(self, answer: _Answer, trickle: float = 0.0, trickle_bytes: int = 0) -> None:
+        if answer.chunks is not None:
+            chunks, length = answer.chunks, answer.length
+        else:
+            payload = answer.raw if answer.raw is not None else json.dumps(answer.body).encode()
+            chunks, length = [payload], len(payload)
         try:
             self.send_response(answer.status)
             self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
+            self.send_header("Content-Length", str(length))
             for name, value in answer.headers.items():
                 self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(payload)
+            self.wfile.flush()
+            for chunk in chunks:
+                if trickle > 0:
+                    self._trickle(chunk, trickle, trickle_bytes)
+                else:
+                    self.wfile.write(chunk)
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
-            # the client gave up (e.g. timed out during `latency`)
+            # the client gave up (e.g. timed out during `latency`, or cut a trickle or a huge answer)
             self.close_connection = True
+            fake: FakeOpenAI = self.server.fake  # type: ignore[attr-defined]
+            with fake._hung_up:
+                fake.cut_short += 1
+                fake._hung_up.notify_all()
+
+    def _trickle(self, payload: bytes, pause: float, at_once: int) -> None:
+        self.wfile.write(payload[:at_once])
+        self.wfile.flush()
+        fake: FakeOpenAI = self.server.fake  # type: ignore[attr-defined]
+        for i in range(at_once, len(payload)):
+            fake.sleep(pause)
+            self.wfile.write(payload[i:i + 1])
+            self.wfile.flush()
 
     def _not_found_path(self) -> None:
         self._send(
@@ -245,7 +300,7 @@ class _Handler(BaseHTTPRequestHandler):
         answer, delay = fake._handle(body)
         if delay > 0:
             fake.sleep(delay)
-        self._send(answer)
+        self._send(answer, fake.trickle, fake.trickle_bytes)
 
     def _other(self):
         if self.headers.get("Content-Length"):
@@ -289,6 +344,10 @@ class FakeOpenAI:
         empty_data: bool = False,
         usage: bool = True,
         image_size: int = 64,
+        png: bytes | None = None,
+        trickle: float = 0.0,
+        trickle_bytes: int = 0,
+        answer_bytes: int | None = None,
         seed: int = 0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
@@ -310,12 +369,18 @@ class FakeOpenAI:
         self.empty_data = empty_data
         self.usage = usage
         self.image_size = image_size
+        self.png = png
+        self.trickle = trickle
+        self.trickle_bytes = trickle_bytes
+        self.answer_bytes = answer_bytes
         self.seed = seed
         self.clock = clock
         self.sleep = sleep
 
         self.calls: list[Call] = []
+        self.cut_short = 0  # answers the client hung up on before they were fully sent
         self._lock = threading.Lock()
+        self._hung_up = threading.Condition(self._lock)
         self._rng = random.Random(seed)
         self._window_start: float | None = None
         self._window_used = 0
@@ -369,6 +434,13 @@ class FakeOpenAI:
 
     # ------------------------------------------------------------- records
 
+    def wait_cut_short(self, count: int = 1, timeout: float = 10.0) -> int:
+        """``cut_short`` once it reaches ``count`` (a trickle notices the hang-up at its next byte),
+        or as it stands after ``timeout`` seconds."""
+        with self._hung_up:
+            self._hung_up.wait_for(lambda: self.cut_short >= count, timeout)
+            return self.cut_short
+
     def calls_for(self, model: str) -> list[Call]:
         with self._lock:
             return [c for c in self.calls if c.model == model]
@@ -380,6 +452,7 @@ class FakeOpenAI:
         """
         with self._lock:
             self.calls.clear()
+            self.cut_short = 0
             self._window_start = None
             self._window_used = 0
             self._failed_first = 0
@@ -555,12 +628,18 @@ class FakeOpenAI:
             self._malformed_sent += 1
             return _Answer(200, None, None, rl_headers, raw=b'{"created": 1, "data": [{"b64_json": ')
 
+        if self.answer_bytes is not None:
+            answer = _Answer(200, None, None, rl_headers)
+            answer.chunks, answer.length = _padded_answer(self.answer_bytes)
+            return answer
+
         n = payload.get("n") or 1
         try:
             n = max(1, min(10, int(n)))
         except (TypeError, ValueError):
             n = 1
-        data = [] if self.empty_data else [{"b64_json": _png_b64(self.image_size)} for _ in range(n)]
+        image = _png_b64(self.image_size) if self.png is None else base64.b64encode(self.png).decode("ascii")
+        data = [] if self.empty_data else [{"b64_json": image} for _ in range(n)]
         text_tokens = max(1, len(prompt.split()))
         output_tokens = 272 * n
         body = {

@@ -6,7 +6,6 @@ LiteLLM's own retries (and the OpenAI SDK's under it) are off: every upstream
 call is ours to count and to wait for.
 """
 import base64
-import io
 import re
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -16,7 +15,8 @@ from django.conf import settings
 from PIL import Image
 
 from ..models import GenerationAttempt
-from . import pricing
+from ..sprites import PictureRefused, open_picture
+from . import pricing, transport
 from .adapters import ModelRequest, provider_of
 from .runtime import OFFLINE_PROVIDER, load_litellm
 
@@ -105,16 +105,32 @@ def classify(exc: Exception) -> Reply:
                  headers=httpx.Headers(headers or {}), cost_usd=cost)
 
 
+def _cut(bounds: transport.Bounds, failure: Reply) -> Reply:
+    """A call our transport cut: by its deadline a timeout, by its size a malformed answer, whatever
+    LiteLLM made of the dropped connection. Billing unknown: the provider may have drawn it."""
+    if bounds.cut == transport.DEADLINE:
+        return replace(failure, outcome=Outcome.TIMEOUT, http_status=None, code="",
+                       message=f"no full answer within the call's {bounds.timeout:g} s", cost_usd=None)
+    if bounds.cut == transport.TOO_LARGE:
+        return replace(failure, outcome=Outcome.MALFORMED, http_status=None, code="", cost_usd=None,
+                       message=f"the answer passed {bounds.max_bytes} bytes and was not read further")
+    return failure
+
+
 def call_model(request: ModelRequest, *, timeout: float) -> Reply:
-    """One upstream call, classified. Never raises for anything the provider answers."""
+    """One upstream call, classified. Never raises for anything the provider answers.
+
+    Bounded below LiteLLM (transport.py): cut at `timeout` seconds of wall clock however its
+    bytes trickle, and at MAX_ANSWER_BYTES read."""
     litellm = load_litellm()
     offline = provider_of(request.model) == OFFLINE_PROVIDER
     try:
-        response = litellm.image_generation(
-            model=request.model, prompt=request.prompt, timeout=timeout, max_retries=0, **request.params
-        )
+        with transport.bounded(timeout=timeout) as bounds:
+            response = litellm.image_generation(
+                model=request.model, prompt=request.prompt, timeout=timeout, max_retries=0, **request.params
+            )
     except Exception as exc:  # LiteLLM maps every provider error to its own types
-        failure = classify(exc)
+        failure = _cut(bounds, classify(exc))
         return replace(failure, cost_usd=pricing.ZERO) if offline else failure
     cost = pricing.ZERO if offline else pricing.cost_of_answer(response, model=request.model)
     headers = httpx.Headers((response._hidden_params or {}).get("additional_headers") or {})
@@ -126,16 +142,12 @@ def call_model(request: ModelRequest, *, timeout: float) -> Reply:
     return replace(decode_image(b64, headers=headers), cost_usd=cost)
 
 
-# Sprites are at most 256 px; 4096 x 4096 is generous for any model's canvas. Past it, one
-# image costs hundreds of MB to decode (8000 x 8000 RGBA took a worker from 284 MB to 3 GB
-# with 4 requests), so it is refused from its header, before its pixels are decoded.
-MAX_IMAGE_SIDE = 4096
 # A PNG of 4096 x 4096 that compresses badly is still well under 24 MB; its base64 is 4/3 of that.
 MAX_BASE64_CHARS = 32 * 1024 * 1024
 
 
 def decode_image(b64: str, *, headers: httpx.Headers | None = None) -> Reply:
-    """The upstream's base64 image, decoded only when its size is within bounds; else MALFORMED."""
+    """The upstream's base64 image, decoded within the bounds of `sprites.open_picture`; else MALFORMED."""
     headers = headers if headers is not None else httpx.Headers()
 
     def malformed(message: str) -> Reply:
@@ -144,14 +156,11 @@ def decode_image(b64: str, *, headers: httpx.Headers | None = None) -> Reply:
     if len(b64) > MAX_BASE64_CHARS:
         return malformed(f"the model returned an image of {len(b64)} base64 characters, over {MAX_BASE64_CHARS}")
     try:
-        image = Image.open(io.BytesIO(base64.b64decode(b64)))  # reads the header only
-    except Exception as exc:  # not base64, not an image
+        data = base64.b64decode(b64)
+    except (ValueError, TypeError) as exc:  # binascii.Error is a ValueError
         return malformed(f"the model returned an unreadable image: {exc}")
-    width, height = image.size
-    if width > MAX_IMAGE_SIDE or height > MAX_IMAGE_SIDE:
-        return malformed(f"the model returned a {width}x{height} image, over {MAX_IMAGE_SIDE}x{MAX_IMAGE_SIDE}")
     try:
-        image.load()
-    except Exception as exc:  # truncated or corrupt pixel data
-        return malformed(f"the model returned an unreadable image: {exc}")
+        image = open_picture(data)
+    except PictureRefused as exc:
+        return malformed(f"the model returned {exc}")
     return Reply(Outcome.SUCCEEDED, image=image, http_status=200, headers=headers)

@@ -4,6 +4,8 @@ import os
 
 import httpx
 
+from .transport import BoundedTransport
+
 OFFLINE_PROVIDER = "offline"
 MAX_CONNECTIONS = 1000  # upstream connections per process
 
@@ -27,8 +29,10 @@ def load_litellm():
     # LiteLLM's OpenAI calls share one httpx.Client with httpx's default limit of 100
     # connections, so a worker's 101st call in flight queued behind the first hundred
     # (bench/capacity.py). The OpenAI SDK's own default, 1000, is above any worker's threads.
+    # Its transport bounds each call on the wall clock and in bytes (transport.py).
     litellm.client_session = httpx.Client(
-        limits=httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=100), follow_redirects=True)
+        transport=BoundedTransport(limits=httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=100)),
+        follow_redirects=True)
     return litellm
 
 
