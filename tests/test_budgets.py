@@ -146,3 +146,30 @@ def test_with_no_wait_budget_a_call_does_not_wait_for_another_workers_probe(api,
 
     assert probe.probe and response.status_code == 200
     assert len(upstream.calls) == 1 and timeline.sleeps == []
+
+
+def test_a_generator_waits_on_the_clock_sleep_and_pacer_it_is_given(user, upstream, setup, settings):
+    """Its collaborators are the generator's own: nothing here patches a module."""
+    from django.utils import timezone
+
+    from generation.engine.generator import Generator
+    from generation.engine.pacer import Pacer
+    from tests.conftest import Timeline
+
+    setup(max_retries=1)
+    line, own_pacer = Timeline(), Pacer("")  # in process: no other test's pacer
+    upstream.clock, upstream.limit, upstream.window = line.clock, 1, 20.0
+    own = Generator(clock=line.clock, sleep=line.sleep, rand=lambda: 0.0, pacer=own_pacer)
+    rows = [GenerationRequest.objects.create(user=user, prompt="slime", style="pixel", size=16, status="queued",
+                                             options={"transparent": True, "colors": 8, "outline": True},
+                                             deadline=timezone.now() + timezone.timedelta(seconds=60))
+            for _ in range(2)]
+
+    first, second = (own.run(row) for row in rows)
+
+    assert (first.status, second.status) == ("succeeded", "succeeded")
+    # The first answer taught the given pacer the quota (1 per 20 s): the second waited for its slot
+    # on the given clock and sleep, and never met a 429.
+    assert line.sleeps == [pytest.approx(20.0, abs=0.5)]
+    assert [c.status for c in upstream.calls] == [200, 200]
+    assert own_pacer.state(pacing.pacer_key(PRIMARY)).limit is not None

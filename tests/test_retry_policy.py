@@ -160,3 +160,49 @@ def test_unavailable_cause_names_each_model_and_why():
 
     assert cause == ("openai/a: credentials missing or rejected; x/b: out of quota; "
                      "foo/bar: LiteLLM cannot route it or refuses its parameters; openai/c: unknown or retired model")
+
+
+# -- the loop's other decisions: budgets from arrival, waiting on a probe, pausing after a 429 --------
+
+ASK = Step.ASK_AGAIN
+
+
+@pytest.mark.parametrize(("requested_wait", "requested_timeout", "expected"), [
+    (None, None, (30, 180)),
+    (2.5, 30, (2.5, 30)),
+    (90, 900, (30, 180)),  # a request shortens its budgets, never lengthens them
+    (0, 1, (0, 1)),
+])
+def test_request_budgets(requested_wait, requested_timeout, expected):
+    assert policy.request_budgets(max_wait=30, total_timeout=180, requested_wait=requested_wait,
+                                  requested_timeout=requested_timeout) == expected
+
+
+@pytest.mark.parametrize(("time_left", "expected"), [
+    (180, 120), (119.5, 119.5), (0.9, 0.9),  # a 1 s request still gets its call
+    (0.05, 0.05), (0.049, None), (0, None), (-3, None),
+])
+def test_call_timeout(time_left, expected):
+    assert policy.call_timeout(timeout=120, time_left=time_left) == expected
+
+
+@pytest.mark.parametrize(("probe_left", "wait_left", "time_left", "expected"), [
+    (5.0, 30, 180, Decision(ASK, delay=0.1)),  # look again shortly
+    (0.03, 30, 180, Decision(ASK, delay=0.03)),  # the probe's lease ends sooner than the next look
+    (5.0, 0.05, 180, Decision(CALL)),  # no wait budget for even a look: go out unbooked
+    (5.0, 30, 1.05, Decision(CALL)),  # a look would leave less than a call's worth of time
+    (-1.0, 30, 180, Decision(ASK, delay=0.0)),
+])
+def test_while_another_call_probes(probe_left, wait_left, time_left, expected):
+    assert policy.while_probing(probe_left, wait_left=wait_left, time_left=time_left) == expected
+
+
+@pytest.mark.parametrize(("hint", "decision", "expected"), [
+    (30.0, Decision(CALL, delay=0.4), 30.0),  # the provider's hint, for everyone
+    (0.0, Decision(CALL, delay=0.4), 0.0),  # a hint of 0 is a hint
+    (None, Decision(CALL, delay=0.4), 0.4),  # no hint: as long as this request backs off
+    (None, Decision(REJECT, retry_after=8.0), 8.0),  # or would have told its client to
+    (None, Decision(STOP), 0.0),
+])
+def test_pause_after_a_rate_limit(hint, decision, expected):
+    assert policy.pause_after_rate_limit(hint=hint, decision=decision) == expected
