@@ -6,10 +6,11 @@ Without Redis (a laptop), or while Redis refuses the job, there is no job
 engine to hand it to: the request runs before the answer, which is still a
 202 with its Location.
 
-A job expires (`ttl`) once its row's deadline has passed: nobody may start
-work that can no longer be answered in time, and the reaper then finishes the
-row. A job that starts past the deadline anyway ends `upstream_timeout`
-without calling upstream (the loop finds no time left for a call). A job that fails, or whose work-horse dies, marks its row
+A job that starts past its row's deadline (it queued behind others) ends at
+once as `upstream_timeout` without calling upstream: the loop finds no time
+left for a call. So the job lives (`ttl`) until the deadline plus
+SPRITE_INTERRUPT_GRACE: a worker that reaches it late still finishes its row
+at once, and one nobody takes by then is the reaper's (`interrupted`). A job that fails, or whose work-horse dies, marks its row
 (generation/engine/reaper.py holds those callbacks).
 """
 import logging
@@ -17,6 +18,7 @@ import math
 from enum import Enum
 
 from redis.exceptions import RedisError
+from django.conf import settings
 from django.utils import timezone
 from rq import Callback
 
@@ -68,7 +70,7 @@ def _queue(connection):
 def enqueue(row: GenerationRequest) -> None:
     connection = link.client()
     if connection is not None:
-        ttl = max(1, math.ceil((row.deadline - timezone.now()).total_seconds()))
+        ttl = max(1, math.ceil((row.deadline - timezone.now()).total_seconds() + settings.SPRITE_INTERRUPT_GRACE))
         try:
             _queue(connection).enqueue(
                 run_generation, str(row.id), http_request_id.get(), job_id=job_id(row.id), ttl=ttl,
