@@ -26,7 +26,10 @@ ALIVE, GONE, FAILED, UNKNOWN = JobState.ALIVE, JobState.GONE, JobState.FAILED, J
     (R, 10, UNKNOWN, None),  # within deadline 60 + grace 30
     (R, 90, UNKNOWN, None),  # at the edge: not yet
     (R, 90.1, UNKNOWN, Reason.DEADLINE_PASSED),
-    (Q, 91, ALIVE, Reason.DEADLINE_PASSED),  # a job nobody took in time
+    (Q, 91, ALIVE, Reason.QUEUED_PAST_DEADLINE),  # a job nobody took in time: a timeout, at once
+    (Q, 60.1, ALIVE, Reason.QUEUED_PAST_DEADLINE),
+    (Q, 60.1, UNKNOWN, Reason.QUEUED_PAST_DEADLINE),
+    (R, 60.1, ALIVE, None),  # a running request finishes itself: the grace is its
     (R, 10, GONE, None),  # a sync request has no job
     (R, 10, FAILED, Reason.JOB_FAILED),
     (Q, 10, FAILED, Reason.JOB_FAILED),
@@ -125,12 +128,14 @@ def test_reap_generations_finishes_only_lost_rows(user, short_deadline, capsys, 
 
     call_command("reap_generations")
 
-    assert capsys.readouterr().out.strip() == "2 interrupted"
+    assert capsys.readouterr().out.strip() == "2 finished"
     states = dict(GenerationRequest.objects.values_list("pk", "error_code"))
-    assert states == {lost_running.pk: "interrupted", lost_queued.pk: "interrupted", fresh.pk: "", done.pk: ""}
+    # A queued row past its deadline was not lost: it timed out waiting, and says so.
+    assert states == {lost_running.pk: "interrupted", lost_queued.pk: "upstream_timeout", fresh.pk: "", done.pk: ""}
     assert GenerationRequest.objects.get(pk=fresh.pk).status == "running"
-    assert sorted(f["request_id"] for n, f in events(caplog) if n == "request_interrupted") == sorted(
-        [str(lost_running.pk), str(lost_queued.pk)])
+    assert [f["request_id"] for n, f in events(caplog) if n == "request_interrupted"] == [str(lost_running.pk)]
+    assert [(f["request_id"], f["reason"]) for n, f in events(caplog) if n == "generation_failed"] == [
+        (str(lost_queued.pk), "queued_past_deadline")]
 
 
 @pytest.mark.django_db

@@ -44,6 +44,9 @@ ENQUEUE_GRACE = 5.0
 
 class Reason(str, Enum):
     DEADLINE_PASSED = "deadline_passed"
+    # Not lost: it waited in the queue past its deadline, so no work may start on it. It is
+    # finished at once as a timeout (what a worker reaching it would answer), not as interrupted.
+    QUEUED_PAST_DEADLINE = "queued_past_deadline"
     JOB_FAILED = "job_failed"
     JOB_LOST = "job_lost"
     WORK_HORSE_KILLED = "work_horse_killed"
@@ -57,6 +60,8 @@ def verdict(*, status: str, age: float, late: float, grace: float, job: JobState
     taken, `late` in seconds past its deadline (negative before it)."""
     if status not in UNFINISHED:
         return None
+    if status == Status.QUEUED and late > 0:
+        return Reason.QUEUED_PAST_DEADLINE
     if late > grace:
         return Reason.DEADLINE_PASSED
     if job is JobState.FAILED:
@@ -67,18 +72,23 @@ def verdict(*, status: str, age: float, late: float, grace: float, job: JobState
 
 
 def interrupt(request_ids, reason: Reason, *, now: datetime | None = None, **fields) -> list[str]:
-    """Finish the rows among these that are still unfinished; returns their ids."""
+    """Finish the rows among these that are still unfinished (still queued, for a queue timeout);
+    returns their ids."""
     now = now or timezone.now()
+    timed_out = reason is Reason.QUEUED_PAST_DEADLINE
+    open_states = (Status.QUEUED,) if timed_out else UNFINISHED
+    code = "upstream_timeout" if timed_out else INTERRUPTED
     with transaction.atomic():
         # A row another transaction is writing has a live writer: leave it to that writer.
         ids = [str(pk) for pk in GenerationRequest.objects.select_for_update(skip_locked=True).filter(
-            pk__in=list(request_ids), status__in=UNFINISHED).values_list("pk", flat=True)]
-        GenerationRequest.objects.filter(pk__in=ids, status__in=UNFINISHED).update(
-            status=Status.FAILED, error_code=INTERRUPTED, error_message=message_of(INTERRUPTED),
-            retry_after=settings.SPRITE_INTERRUPTED_RETRY_AFTER, finished_at=now)
+            pk__in=list(request_ids), status__in=open_states).values_list("pk", flat=True)]
+        GenerationRequest.objects.filter(pk__in=ids, status__in=open_states).update(
+            status=Status.FAILED, error_code=code, error_message=message_of(code),
+            retry_after=None if timed_out else settings.SPRITE_INTERRUPTED_RETRY_AFTER, finished_at=now)
+    event = "generation_failed" if timed_out else "request_interrupted"
     for pk in ids:
-        logger.warning("request_interrupted", extra={
-            "event": "request_interrupted", "request_id": pk, "reason": reason.value, **fields})
+        logger.warning(event, extra={"event": event, "request_id": pk, "reason": reason.value,
+                                     **({"error_code": code} if timed_out else {}), **fields})
     return ids
 
 
