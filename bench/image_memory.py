@@ -5,7 +5,8 @@
 Each case runs in a fresh child process (so one case's peak cannot hide another's) and
 reports the growth of the process's peak RSS (VmHWM) over its state just before the case,
 with LiteLLM and the sprite pipeline already imported. Cases: the 1024 px picture a
-gpt-image model returns, the 4096 px ceiling, and an 8000 px picture (refused from its header).
+gpt-image model returns, the largest picture decoded as it is (1536 px), the 4096 px ceiling
+(thinned to 1365 px once decoded), and an 8000 px picture (refused from its header).
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ sys.path.insert(0, str(ROOT))
 
 # (label, side in px, noisy): noise compresses badly, so its base64 is the largest for its size.
 CASES = [("1024 x 1024, noisy (a gpt-image answer)", 1024, True),
+         ("1536 x 1536, noisy (the largest picture not thinned)", 1536, True),
          ("4096 x 4096, smooth (the pixel ceiling)", 4096, False),
          ("4096 x 4096, noisy (50 MB PNG)", 4096, True),
          ("8000 x 8000, smooth", 8000, False),

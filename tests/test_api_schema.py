@@ -87,3 +87,10 @@ def test_the_docs_page_renders_the_api_without_asking_another_host(browser, live
     assert {"/v1/generate", "/v1/styles"} <= {p.strip() for p in paths}
     hosts = {urlsplit(url).netloc for url in requested if not url.startswith("data:")}
     assert hosts == {urlsplit(live_server.url).netloc}, requested
+
+
+def test_the_schema_bounds_a_requests_own_budgets_as_validation_does(schema):
+    fields = schema["components"]["schemas"]["GenerateRequest"]["properties"]
+
+    assert (fields["timeout"]["minimum"], fields["timeout"]["maximum"]) == (1, 900)
+    assert (fields["max_wait"]["minimum"], fields["max_wait"]["maximum"]) == (0, 600)
