@@ -11,6 +11,8 @@ SPRITE_LITELLM_TIMEOUT 120 s and 3 retries.
 - 200 MB: the upstream streams a 200 MB success answer. Reported: the client's status and
   code, and the gunicorn worker's peak RSS (VmHWM, reset after start-up and one warm-up
   request) over its RSS just before the request.
+- the heaviest picture within the bounds: a 4096 x 4096 RGBA PNG whose top quarter is noise
+  (so that its answer is as large as the 32 MB bound lets through), measured the same way.
 
 `--code DIR` serves another checkout of the repository (e.g. a `git worktree` of an older
 commit) with the same settings, for a before/after comparison; the client gives up after
@@ -42,6 +44,31 @@ def worker_pid(master: int) -> int:
     return int(children[0])
 
 
+def heavy_png(side: int = 4096) -> bytes:
+    """An RGBA picture at the side ceiling whose answer stays under the byte bound: noise on top."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    pixels = np.full((side, side, 4), 255, np.uint8)
+    pixels[: side // 4] = np.random.default_rng(3).integers(0, 256, (side // 4, side, 4), dtype=np.uint8)
+    out = io.BytesIO()
+    Image.fromarray(pixels, "RGBA").save(out, format="PNG", compress_level=1)
+    return out.getvalue()
+
+
+def measured(pid: int, port: int, token: str, label: str) -> None:
+    Path(f"/proc/{pid}/clear_refs").write_text("5")  # VmHWM := the RSS now
+    before = kb(pid, "VmRSS")
+    started = time.monotonic()
+    status, _, body = post_generate(port, token)
+    took = time.monotonic() - started
+    growth = kb(pid, "VmHWM") - before
+    code = (body.get("error") or {}).get("code", "ok")
+    print(f"| {label} | {status} {code} | {took:.2f} | {before / 1024:.0f} | {growth / 1024:.0f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--answer-mb", type=int, default=200)
@@ -67,7 +94,7 @@ def main() -> None:
             started = time.monotonic()
             try:
                 status, _, body = post_generate(port, token, timeout=args.client_timeout)
-                code = body.get("error", {}).get("code", "ok")
+                code = (body.get("error") or {}).get("code", "ok")
             except TimeoutError:
                 status, code = "none:", f"the client gave up after {args.client_timeout:g} s"
             took = time.monotonic() - started
@@ -75,15 +102,9 @@ def main() -> None:
             print(f"| body trickled, a byte every {args.trickle:g} s | {status} {code} | {took:.2f} | | |")
 
             upstream.answer_bytes = args.answer_mb * 1024 * 1024
-            Path(f"/proc/{pid}/clear_refs").write_text("5")  # VmHWM := the RSS now
-            before = kb(pid, "VmRSS")
-            started = time.monotonic()
-            status, _, body = post_generate(port, token)
-            took = time.monotonic() - started
-            growth = kb(pid, "VmHWM") - before
-            code = body.get("error", {}).get("code", "ok")
-            print(f"| {args.answer_mb} MB success answer | {status} {code} | {took:.2f} | {before / 1024:.0f} "
-                  f"| {growth / 1024:.0f} |")
+            measured(pid, port, token, f"{args.answer_mb} MB success answer")
+            upstream.answer_bytes, upstream.png = None, heavy_png()
+            measured(pid, port, token, f"4096 x 4096 RGBA PNG, {len(upstream.png) * 4 / 3 / 2**20:.0f} MiB of base64")
         finally:
             proc.terminate()
             proc.wait(timeout=30)
