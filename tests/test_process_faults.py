@@ -9,6 +9,7 @@ import os
 import signal
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -198,9 +199,10 @@ def test_a_row_lost_without_a_trace_is_finished_on_read_after_its_deadline(no_re
     user = ApiToken.objects.get_from_key(token).user
     row = GenerationRequest.objects.create(user=user, prompt="orphan", style="pixel", size=16, status="running",
                                            worker="another-host:1", options={"transparent": True, "colors": 8,
-                                                                             "outline": True})
+                                                                             "outline": True},
+                                           deadline=timezone.now() + timedelta(seconds=DEADLINE))
     assert no_redis_server.request("GET", f"/v1/generations/{row.pk}", headers=auth(token))[2]["status"] == "running"
-    time.sleep(max(0.0, (row.created_at - timezone.now()).total_seconds() + DEADLINE + 0.2))
+    time.sleep(max(0.0, (row.deadline - timezone.now()).total_seconds() + 0.2))
 
     status, _, body = no_redis_server.request("GET", f"/v1/generations/{row.pk}", headers=auth(token))
 

@@ -110,7 +110,7 @@ class Generator:
         self.pacer = pacer
 
     def quota(self) -> Pacer:
-        return self.pacer or pacing.shared_pacer()
+        return self.pacer if self.pacer is not None else pacing.shared_pacer()
 
     def run(self, row: GenerationRequest, config: EffectiveSettings | None = None) -> GenerationRequest:
         """Generate for `row` and finish it, unless someone else finished it first. Returns the row
