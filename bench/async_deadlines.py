@@ -11,7 +11,7 @@ runs the reaper's check on read) every 0.25 s and record each status they see.
 
 Reported, from the rows: outcomes; how late each row was finished after its stored deadline;
 rows seen in more than one final state, or going back from one; upstream calls started after
-their row's deadline. The Redis database given is emptied of queued jobs first.
+their row's deadline. The Redis database given is emptied (FLUSHDB) first: give it one of its own.
 """
 import argparse
 import collections
