@@ -8,9 +8,9 @@ from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
-from generation.engine import pacing
 from generation.engine.generator import generator
-from generation.engine.pacer import Pacer
+from generation.quota import pacing
+from generation.quota.pacer import Pacer
 from generation.models import ApiToken, GenerationSettings
 from generation.redis_link import RedisLink
 from tests.upstream import FakeOpenAI

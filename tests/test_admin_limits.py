@@ -2,7 +2,7 @@
 import pytest
 from django.urls import reverse
 
-from generation.engine import pacing
+from generation.quota import pacing
 from generation.models import ModelRateLimit
 
 pytestmark = pytest.mark.django_db

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from generation.engine import pacing
+from generation.quota import pacing
 from generation.engine.generator import generator
 from generation.models import GenerationAttempt, GenerationRequest, ModelRateLimit
 from tests.calls import events, generate, settings_setter

@@ -17,8 +17,8 @@ import httpx
 import pytest
 import redis
 
-from generation.engine import hints
-from generation.engine.pacer import ADMIN, LEARNED, Pacer, Slot, Wait, key_for
+from generation.quota import hints
+from generation.quota.pacer import ADMIN, LEARNED, Pacer, Slot, Wait, key_for
 from tests.conftest import Timeline
 from tests.upstream import FakeOpenAI
 
@@ -283,7 +283,7 @@ def test_with_redis_unreachable_it_paces_in_process_and_logs_once(caplog):
 
 @pytest.mark.skipif(not REDIS_URL, reason="REDIS_URL is not set")
 def test_it_goes_back_to_redis_when_redis_answers_again(caplog):
-    from generation.engine.pacer_redis import RedisStore
+    from generation.quota.pacer_redis import RedisStore
 
     prefix = f"test-pacer-{uuid.uuid4().hex}:"
     pacer = Pacer(f"redis://127.0.0.1:{closed_port()}/0", prefix=prefix)

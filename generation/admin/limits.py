@@ -2,7 +2,7 @@
 from django import forms
 from django.contrib import admin
 
-from ..engine import pacing
+from ..quota import pacing
 from ..models import ModelRateLimit
 from .formatting import pacer_row
 from .forms import validate_model_string

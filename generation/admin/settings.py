@@ -7,8 +7,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from ..config import FIELDS, RETRIES_WHEN_DISABLED, EffectiveSettings, effective_settings
-from ..engine import pacing, policy
+from ..engine import policy
 from ..models import GenerationSettings
+from ..quota import pacing
 from .formatting import pacer_row, seconds
 from .forms import (
     PRESET_BUTTON, PRESETS, RESET_BUTTON, GenerationSettingsForm, display, effective_help_texts, retirement_warnings,
