@@ -84,12 +84,12 @@ def pacer(monkeypatch):
 
 @pytest.fixture
 def timeline(monkeypatch, pacer) -> Timeline:
-    """The generator's clock and sleep, and the pacer's clock, on one fake timeline that moves
-    only when the generator sleeps."""
+    """The generator's clock and sleep, and the pacer's clocks (this host's and the store's), on one
+    fake timeline that moves only when the generator sleeps."""
     line = Timeline()
     monkeypatch.setattr(generator, "sleep", line.sleep)
     monkeypatch.setattr(generator, "clock", line.clock)
-    pacer.timer = line.clock
+    pacer.timer = pacer.store_time = line.clock
     return line
 
 

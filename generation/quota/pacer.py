@@ -1,7 +1,7 @@
 """One pacer per model and credentials, shared by every worker and host.
 
 Calls to a model are booked on a schedule before they are sent, so that no
-call goes out that the quota is known to refuse (CONTRACT.md §2 "Pacing"):
+call goes out that the quota is known to refuse (README "Pacing"):
 
 - The limit is the admin's requests per minute for the model, else the one
   learned from `x-ratelimit-limit-requests`, with the window learned as the
@@ -15,34 +15,45 @@ call goes out that the quota is known to refuse (CONTRACT.md §2 "Pacing"):
   cannot wait learns the real time of its slot at once.
 - `remaining`/`reset` from every answer, successes included, cap the calls
   booked before that reset; a 429 pauses the model for everyone until its hint
-  passes.
+  passes, then one call probes before the rest.
 - While nothing is known about a model, one call (the probe) goes first and
   the others wait for its answer. The probe holds a lease that expires, so a
   crashed prober does not block the model for ever.
+- Everything learned from outside is bounded: a pause, a window or a reset is
+  believed for at most an hour (`scripts.CAP`); a learned window not seen again
+  for two windows shrinks; what no answer confirms for two hours is forgotten;
+  an operator clears a model with `forget` (admin, `manage.py pacer_reset`).
 
-State lives in Redis (atomic Lua scripts, `pacer_redis`) when REDIS_URL is
-set, else in this process. When Redis does not answer, the pacer falls back
-to in-process state, logs `redis_unavailable` once per outage, and goes back
-to Redis once it answers again.
+The rules are the Lua scripts in `scripts`, run by Redis when REDIS_URL is set
+and by an in-process Redis otherwise (`store`). Their times are the store's
+own clock (Redis `TIME`): hosts never compare their clocks. This facade speaks
+in this host's `timer` (monotonic) only to say when to wake up.
 
-Times are wall-clock seconds (`timer`, swappable like DRF's throttle timer)
-because they are compared across hosts.
+Outage: only a connection error or a timeout is an outage (`redis_link` logs it
+once). Meanwhile each process paces in its own store from what every answer
+says (`remaining`/`reset` are the provider's own truth) and from a share of the
+learned limit (`outage_share`), and goes back to Redis's state once it answers.
+Any other Redis error is a bug (`pacer_script_error`), paced the same way.
 """
 import hashlib
 import logging
-import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from . import hints
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from .. import redis_link
+from . import hints, scripts
+from .store import ScriptStore, memory_store
 
 logger = logging.getLogger("generation")
 
-MINUTE = 60.0
-DEFAULT_PERIOD = MINUTE  # providers quote requests per minute
 ADMIN, LEARNED = "admin", "learned"
+OUTAGES = (RedisConnectionError, RedisTimeoutError)
 
 
 @dataclass(frozen=True)
@@ -68,15 +79,17 @@ class Wait:
 
 @dataclass(frozen=True)
 class State:
-    """What the admin shows for one model."""
+    """What the admin shows for one model. Times are wall-clock epoch seconds of the store's clock."""
 
     limit: int | None
     source: str  # ADMIN, LEARNED, or "" when unknown
     period: float | None
     remaining: int | None
-    paused_until: float | None
+    paused_until: float | None  # after a 429, or while `remaining` is 0 until the provider's reset
     last_429: float | None
     probing: bool
+    why: str = ""  # the provider's hint behind `paused_until`, as it wrote it (bounded; escape it)
+    in_process: bool = False  # Redis unreachable: this process's own view
 
 
 def key_for(model: str, *, api_key: str = "", api_base: str = "") -> str:
@@ -89,157 +102,50 @@ def key_for(model: str, *, api_key: str = "", api_base: str = "") -> str:
     return f"{model}#{digest}"
 
 
-@dataclass
-class _Entry:
-    limit: int | None = None
-    period: float | None = None
-    open: bool = False  # answered without quota headers: nothing to pace
-    paused: float = 0.0
-    probe: float = 0.0  # the probe's lease expires then
-    hrem: int | None = None  # the freshest `remaining`, ...
-    hreset: float | None = None  # ... valid until then ...
-    hsent: float | None = None  # ... counting the calls booked from then on
-    last429: float | None = None
-    log: dict[str, float] | None = None  # ticket -> booked time
-
-
-class MemoryStore:
-    """The pacer state of this process (threads share it); the same rules as the Lua scripts."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._entries: dict[str, _Entry] = {}
-
-    def _entry(self, key: str) -> _Entry:
-        return self._entries.setdefault(key, _Entry(log={}))
-
-    def acquire(self, key, *, now, deadline, rpm, lease, margin, ticket):
-        with self._lock:
-            e = self._entry(key)
-            limit, period = (rpm, MINUTE) if rpm else (e.limit, e.period or DEFAULT_PERIOD)
-            t = max(now, e.paused)
-            probe = False
-            if limit is None and not e.open:
-                if e.probe > now:
-                    return "wait", e.probe - now, "probe"
-                probe = True
-            elif limit is not None:
-                for old in [k for k, at in e.log.items() if at < now - period - margin]:
-                    del e.log[old]
-                booked = sorted(e.log.values())
-                if len(booked) >= limit:
-                    t = max(t, booked[len(booked) - limit] + period + margin)
-                if booked:
-                    t = max(t, booked[-1])
-                if e.hrem is not None and t < e.hreset:
-                    used = sum(1 for at in booked if e.hsent <= at < e.hreset) - 1
-                    if e.hrem - max(used, 0) <= 0:
-                        t = max(t, e.hreset + margin)
-            if t > deadline:
-                return "wait", t - now, "paused" if t <= e.paused else "quota"
-            if probe:
-                e.probe = t + lease
-            if probe or limit is not None:
-                e.log[ticket] = t
-            return "slot", t, "probe" if probe else ""
-
-    def release(self, key, *, ticket, probe, now):
-        with self._lock:
-            e = self._entry(key)
-            e.log.pop(ticket, None)
-            if probe:
-                e.probe = 0.0
-
-    def observe(self, key, *, ticket, limit, remaining, reset, answered, booked_at, sent_at, tolerance):
-        with self._lock:
-            e = self._entry(key)
-            e.probe = 0.0
-            if e.log.get(ticket, sent_at) < sent_at:
-                e.log[ticket] = sent_at  # the window opened when the call went out, not when it was booked
-            if limit is None:
-                if answered and e.limit is None:
-                    e.open = True
-                return
-            e.limit, e.open = limit, False
-            if reset is None:
-                return
-            e.period = max(e.period or 0.0, reset)
-            if remaining is None:
-                return
-            new_reset = sent_at + reset
-            if e.hreset is None or new_reset > e.hreset + tolerance:  # a newer window
-                e.hrem, e.hreset, e.hsent = remaining, new_reset, booked_at
-            elif new_reset >= e.hreset - tolerance and remaining < e.hrem:  # the same window, later
-                e.hrem, e.hsent = remaining, booked_at
-
-    def pause(self, key, *, until, now):
-        with self._lock:
-            e = self._entry(key)
-            e.paused, e.last429 = max(e.paused, until), now
-            if e.limit is None:
-                e.open = False  # a 429 from an unpaced model: the next call after the pause probes again
-
-    def state(self, key, *, now):
-        with self._lock:
-            e = self._entry(key)
-            return {"limit": e.limit, "period": e.period, "paused": e.paused, "probe": e.probe,
-                    "hrem": e.hrem, "hreset": e.hreset, "hsent": e.hsent, "last429": e.last429,
-                    "log": sorted(e.log.values())}
 
 
 class Pacer:
-    """The facade the generation loop uses: book, observe, pause, report."""
+    """The facade the generation loop uses: book, observe, pause, report, forget."""
 
-    timer = staticmethod(time.time)
-    margin = 0.25  # seconds after a computed window edge, for clock skew and network latency
-    recheck = 2.0  # seconds between attempts to reach Redis again during an outage
+    timer = staticmethod(time.monotonic)  # this host's clock: for its own sleeps only
+    store_time: Callable[[], float] | None = None  # tests: the scripts' clock instead of Redis TIME
+    margin = 0.25  # seconds after a computed window edge, for network latency
     probe_lease = 30.0  # default; callers pass the call's own timeout
+    # During an outage each process may spend this share of the learned limit (at least one call
+    # per window): with up to 1 / share processes, an outage wastes no more than one call in five.
+    outage_share = 0.25
 
     def __init__(self, redis_url: str = "", *, prefix: str = "sprite:pacer:") -> None:
-        self.local = MemoryStore()
-        self.remote = None
-        if redis_url:
-            from .pacer_redis import RedisStore
-
-            self.remote = RedisStore(redis_url, prefix=prefix)
-        self._down_since: float | None = None  # monotonic, while Redis is unreachable
-        self._outage_lock = threading.Lock()
+        self.local = memory_store(prefix=prefix)
+        self.remote = ScriptStore(redis_link.client(redis_url), prefix=prefix) if redis_url else None
+        self.link = redis_link.RedisLink("pacer")
 
     # -- the store of the moment ------------------------------------------------
-    def _call(self, method: str, key: str, **kwargs):
-        if self.remote is not None and self._redis_worth_trying():
-            from redis.exceptions import RedisError
+    def _call(self, operation: Callable[[ScriptStore, float], object], name: str):
+        """`operation(store, share)` on Redis when it answers, else on this process's store."""
+        share = 1.0
+        if self.remote is not None:
+            share = self.outage_share
+            if self.link.due():
+                was_down = self.link.down
+                try:
+                    result = operation(self.remote, 1.0)
+                except OUTAGES as exc:
+                    self.link.failed(exc)
+                except RedisError as exc:  # not an outage: a bug in a script or its arguments
+                    logger.error("pacer_script_error", exc_info=True, extra={
+                        "event": "pacer_script_error", "operation": name, "error": type(exc).__name__})
+                else:
+                    if was_down:
+                        self.local.forget()  # Redis's state again; the next outage starts afresh
+                    self.link.succeeded()
+                    return result
+        return operation(self.local, share)
 
-            try:
-                result = getattr(self.remote, method)(key, **kwargs)
-            except RedisError as exc:
-                self._redis_failed(exc)
-            else:
-                self._redis_answered()
-                return result
-        return getattr(self.local, method)(key, **kwargs)
+    def _now(self) -> float | None:
+        return None if self.store_time is None else self.store_time()
 
-    def _redis_worth_trying(self) -> bool:
-        down = self._down_since
-        return down is None or time.monotonic() - down >= self.recheck
-
-    def _redis_failed(self, exc: Exception) -> None:
-        with self._outage_lock:
-            first = self._down_since is None
-            self._down_since = time.monotonic()
-        if first:
-            logger.error("redis_unavailable", extra={"event": "redis_unavailable", "component": "pacer",
-                                                     "error": type(exc).__name__})
-
-    def _redis_answered(self) -> None:
-        if self._down_since is None:
-            return
-        with self._outage_lock:
-            was_down, self._down_since = self._down_since is not None, None
-        if was_down:
-            logger.warning("redis_available", extra={"event": "redis_available", "component": "pacer"})
-
-    # -- the interface ----------------------------------------------------------
+    # -- the interface, in this host's `timer` ------------------------------------
     def acquire(self, key: str, *, deadline: float, now: float | None = None, rpm: int | None = None,
                 lease: float | None = None) -> Slot | Wait:
         """Book the earliest slot at or before `deadline`, or say how far away the earliest one is.
@@ -249,48 +155,55 @@ class Pacer:
         """
         now = self.timer() if now is None else now
         ticket = uuid.uuid4().hex
-        kind, at, reason = self._call("acquire", key, now=now, deadline=deadline, rpm=rpm or 0,
-                                      lease=lease or self.probe_lease, margin=self.margin, ticket=ticket)
+        kind, wait, reason = self._call(lambda store, share: store.acquire(
+            key, now=self._now(), horizon=deadline - now, rpm=rpm or 0, lease=lease or self.probe_lease,
+            margin=self.margin, ticket=ticket, share=share), "acquire")
         if kind == "wait":
-            return Wait(seconds=max(float(at), 0.0), reason=reason)
-        return Slot(at=float(at), ticket=ticket, probe=reason == "probe")
+            return Wait(seconds=max(wait, 0.0), reason=reason)
+        return Slot(at=now + wait, ticket=ticket, probe=reason == "probe")
 
     def release(self, key: str, slot: Slot, *, now: float | None = None) -> None:
         """Give back a booked slot whose call will not be sent (a probe's lease included)."""
-        now = self.timer() if now is None else now
-        self._call("release", key, ticket=slot.ticket, probe=slot.probe, now=now)
+        self._call(lambda store, _: store.release(key, ticket=slot.ticket, probe=slot.probe), "release")
 
     def observe(self, key: str, headers: Mapping[str, str] | None, *, status: int | None, slot: Slot | None,
                 sent_at: float) -> None:
         """Learn from one answer, success or failure. `status` None: no answer came (timeout, refused).
-        `slot` None: a call that went out unbooked (it could not wait for a probe)."""
+        `slot` None: a call that went out unbooked (it could not wait for a probe). `sent_at`: this
+        host's `timer` when the call went out."""
         slot = slot or Slot(at=sent_at, ticket="")
         q = hints.quota(headers)
-        period = q.reset or DEFAULT_PERIOD
-        self._call("observe", key, ticket=slot.ticket, limit=q.limit, remaining=q.remaining, reset=q.reset, answered=status is not None
-                   and 200 <= status < 300, booked_at=slot.at, sent_at=sent_at, tolerance=min(1.0, period / 4))
+        tolerance = min(1.0, (q.reset or scripts.DEFAULT_PERIOD) / 4)
+        now = self.timer()
+        self._call(lambda store, _: store.observe(
+            key, now=self._now(), ticket=slot.ticket, limit=q.limit, remaining=q.remaining, reset=q.reset,
+            answered=status is not None and 200 <= status < 300, status=status, booked_ago=now - slot.at,
+            sent_ago=now - sent_at, tolerance=tolerance,
+            why=hints.described(headers, status=status, limit=scripts.WHY_CHARS)), "observe")
 
     def pause(self, key: str, *, until: float, now: float | None = None) -> None:
-        """No call to this model before `until`, from any worker (after a 429)."""
+        """No call to this model before `until` (this host's `timer`), from any worker (after a 429).
+        Believed for at most `scripts.CAP`; then one call probes."""
         now = self.timer() if now is None else now
-        self._call("pause", key, until=until, now=now)
+        self._call(lambda store, _: store.pause(key, now=self._now(), seconds=until - now), "pause")
 
     def paused_until(self, key: str, *, now: float | None = None) -> float:
+        """When the model's pause ends on this host's `timer`; 0.0 when it is not paused."""
         now = self.timer() if now is None else now
-        return float(self._call("state", key, now=now)["paused"] or 0.0)
+        seconds = self._call(lambda store, _: store.paused_for(key, now=self._now()), "paused_for")
+        return now + seconds if seconds > 0 else 0.0
 
-    def state(self, key: str, *, rpm: int | None = None, now: float | None = None) -> State:
-        now = self.timer() if now is None else now
-        raw = self._call("state", key, now=now)
-        limit, source, period = (rpm, ADMIN, MINUTE) if rpm else (raw["limit"], LEARNED, raw["period"])
-        remaining = None
-        if limit is not None:
-            window = period or DEFAULT_PERIOD
-            remaining = limit - sum(1 for at in raw["log"] if at > now - window)
-            if raw["hrem"] is not None and raw["hreset"] > now:
-                used = sum(1 for at in raw["log"] if raw["hsent"] <= at < raw["hreset"]) - 1
-                remaining = min(remaining, raw["hrem"] - max(used, 0))
-            remaining = max(remaining, 0)
-        paused = raw["paused"] if raw["paused"] and raw["paused"] > now else None
-        return State(limit=limit, source=source if limit is not None else "", period=period, remaining=remaining,
-                     paused_until=paused, last_429=raw["last429"], probing=bool(raw["probe"] and raw["probe"] > now))
+    def state(self, key: str, *, rpm: int | None = None) -> State:
+        raw = self._call(lambda store, share: store.state(key, now=self._now(), rpm=rpm or 0, share=share,
+                                                          margin=self.margin), "state")
+        held = max(raw.paused_for, raw.blocked_for)
+        return State(limit=raw.limit, source=raw.source if raw.limit is not None else "", period=raw.period,
+                     remaining=raw.remaining, paused_until=raw.now + held if held > 0 else None,
+                     last_429=raw.last429, probing=raw.probing, why=raw.why if held > 0 else "",
+                     in_process=self.remote is not None and self.link.down)
+
+    def forget(self, key: str | None = None) -> int:
+        """An operator's hand: clear what was learned about `key` (None: every model), everywhere."""
+        cleared = self.local.forget(key)
+        return cleared + (self._call(lambda store, _: store.forget(key) if store is self.remote else 0, "forget")
+                          or 0)

@@ -53,3 +53,10 @@ def model_states(models, *, pacer: Pacer | None = None) -> list[ModelPacing]:
     pacer = pacer or shared_pacer()
     limits = admin_limits(models)
     return [ModelPacing(model=m, state=pacer.state(pacer_key(m), rpm=limits.get(m))) for m in models if paced(m)]
+
+
+def forget(model: str | None = None, *, pacer: Pacer | None = None) -> int:
+    """An operator's hand: clear what the pacer learned about `model` (None: every model). The next
+    call to it probes the quota again. Returns how many stored keys went."""
+    pacer = pacer or shared_pacer()
+    return pacer.forget(None if model is None else pacer_key(model))
