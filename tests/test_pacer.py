@@ -339,3 +339,22 @@ def test_a_window_counts_from_when_a_call_went_out_not_from_its_booking(pacers):
     following = clients[1].acquire(KEY, deadline=line.now + 60)
 
     assert following.at == probe.at + 2.0 + 12.0 + clients[1].margin
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="REDIS_URL is not set")
+def test_an_outage_paces_on_from_the_limit_learned_in_redis_and_the_calls_booked_there():
+    prefix = f"test-pacer-{uuid.uuid4().hex}:"
+    pacer, line = Pacer(REDIS_URL, prefix=prefix), Timeline()
+    pacer.timer = pacer.store_time = line.clock
+    probe = pacer.acquire(KEY, deadline=line.now + 60)
+    pacer.observe(KEY, httpx.Headers({"x-ratelimit-limit-requests": "4", "x-ratelimit-remaining-requests": "3",
+                                      "x-ratelimit-reset-requests": "12s"}), status=200, slot=probe, sent_at=line.now)
+    booked = [pacer.acquire(KEY, deadline=line.now + 60) for _ in range(3)]
+    pacer.remote.forget()
+    pacer.remote = ScriptStore(redis.Redis.from_url(f"redis://127.0.0.1:{closed_port()}/0"), prefix=prefix)
+
+    got = pacer.acquire(KEY, deadline=line.now + 60)
+
+    assert [s.at for s in booked] == [line.now] * 3
+    # A share of 4 is 1 per 12 s, and this process's 3 calls booked in Redis go now: the next, a window later.
+    assert got.at == line.now + 12 + pacer.margin

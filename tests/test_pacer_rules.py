@@ -117,7 +117,7 @@ def run(store: ScriptStore, steps) -> list:
         if op == "acquire":
             ticket = f"t{len(tickets)}"
             tickets.append(ticket)
-            kind, wait, reason = store.acquire(KEY, now=now, margin=MARGIN, ticket=ticket, **args)
+            kind, wait, reason, *_ = store.acquire(KEY, now=now, margin=MARGIN, ticket=ticket, **args)
             got.append((kind, round(wait, 6), reason))
         elif op == "observe":
             index = args.pop("ticket")

@@ -37,6 +37,7 @@ Any other Redis error is a bug (`pacer_script_error`), paced the same way.
 """
 import hashlib
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -119,28 +120,58 @@ class Pacer:
         self.local = memory_store(prefix=prefix)
         self.remote = ScriptStore(redis_link.client(redis_url), prefix=prefix) if redis_url else None
         self.link = redis_link.RedisLink("pacer")
+        self._lock = threading.Lock()
+        # What this process knows from Redis, for an outage: each key's learned (limit, period) and
+        # the calls it holds booked there (ticket -> slot time on `timer`), until they are answered.
+        self._learned: dict[str, tuple[int, float]] = {}
+        self._held: dict[str, dict[str, float]] = {}
+        self._adopted: set[str] = set()
 
     # -- the store of the moment ------------------------------------------------
-    def _call(self, operation: Callable[[ScriptStore, float], object], name: str):
+    def _call(self, key: str | None, name: str, operation: Callable[[ScriptStore, float], object]):
         """`operation(store, share)` on Redis when it answers, else on this process's store."""
-        share = 1.0
-        if self.remote is not None:
-            share = self.outage_share
-            if self.link.due():
-                was_down = self.link.down
-                try:
-                    result = operation(self.remote, 1.0)
-                except OUTAGES as exc:
-                    self.link.failed(exc)
-                except RedisError as exc:  # not an outage: a bug in a script or its arguments
-                    logger.error("pacer_script_error", exc_info=True, extra={
-                        "event": "pacer_script_error", "operation": name, "error": type(exc).__name__})
-                else:
-                    if was_down:
-                        self.local.forget()  # Redis's state again; the next outage starts afresh
-                    self.link.succeeded()
-                    return result
-        return operation(self.local, share)
+        if self.remote is None:
+            return operation(self.local, 1.0)
+        if self.link.due():
+            was_down = self.link.down
+            try:
+                result = operation(self.remote, 1.0)
+            except OUTAGES as exc:
+                self.link.failed(exc)
+            except RedisError as exc:  # not an outage: a bug in a script or its arguments
+                logger.error("pacer_script_error", exc_info=True, extra={
+                    "event": "pacer_script_error", "operation": name, "error": type(exc).__name__})
+            else:
+                if was_down:
+                    with self._lock:
+                        self._adopted.clear()
+                    self.local.forget()  # Redis's state again; the next outage starts afresh
+                self.link.succeeded()
+                return result
+        if key is not None:
+            self._adopt(key)
+        return operation(self.local, self.outage_share)
+
+    def _adopt(self, key: str) -> None:
+        """The first time an outage touches `key`: pace on from what this process knew from Redis."""
+        with self._lock:
+            if key in self._adopted:
+                return
+            self._adopted.add(key)
+            limit, period = self._learned.get(key, (None, None))
+            now = self.timer()
+            held = [(ticket, at - now) for ticket, at in self._held.get(key, {}).items() if at > now - scripts.CAP]
+        self.local.adopt(key, now=self._now(), limit=limit, period=period, held=held)
+
+    def _remember(self, key: str, ticket: str, at: float | None, learned: tuple | None = None) -> None:
+        with self._lock:
+            if learned and learned[0] is not None:
+                self._learned[key] = learned
+            tickets = self._held.setdefault(key, {})
+            if at is None:
+                tickets.pop(ticket, None)
+            elif len(tickets) < 10_000:  # bounded: a leak (a slot never answered) cannot grow it for ever
+                tickets[ticket] = at
 
     def _now(self) -> float | None:
         return None if self.store_time is None else self.store_time()
@@ -155,16 +186,20 @@ class Pacer:
         """
         now = self.timer() if now is None else now
         ticket = uuid.uuid4().hex
-        kind, wait, reason = self._call(lambda store, share: store.acquire(
+        kind, wait, reason, *learned = self._call(key, "acquire", lambda store, share: store.acquire(
             key, now=self._now(), horizon=deadline - now, rpm=rpm or 0, lease=lease or self.probe_lease,
-            margin=self.margin, ticket=ticket, share=share), "acquire")
+            margin=self.margin, ticket=ticket, share=share))
         if kind == "wait":
             return Wait(seconds=max(wait, 0.0), reason=reason)
-        return Slot(at=now + wait, ticket=ticket, probe=reason == "probe")
+        slot = Slot(at=now + wait, ticket=ticket, probe=reason == "probe")
+        if self.remote is not None:
+            self._remember(key, ticket, slot.at, tuple(learned))
+        return slot
 
     def release(self, key: str, slot: Slot, *, now: float | None = None) -> None:
         """Give back a booked slot whose call will not be sent (a probe's lease included)."""
-        self._call(lambda store, _: store.release(key, ticket=slot.ticket, probe=slot.probe), "release")
+        self._remember(key, slot.ticket, None)
+        self._call(key, "release", lambda store, _: store.release(key, ticket=slot.ticket, probe=slot.probe))
 
     def observe(self, key: str, headers: Mapping[str, str] | None, *, status: int | None, slot: Slot | None,
                 sent_at: float) -> None:
@@ -175,27 +210,28 @@ class Pacer:
         q = hints.quota(headers)
         tolerance = min(1.0, (q.reset or scripts.DEFAULT_PERIOD) / 4)
         now = self.timer()
-        self._call(lambda store, _: store.observe(
+        self._remember(key, slot.ticket, None)
+        self._call(key, "observe", lambda store, _: store.observe(
             key, now=self._now(), ticket=slot.ticket, limit=q.limit, remaining=q.remaining, reset=q.reset,
             answered=status is not None and 200 <= status < 300, status=status, booked_ago=now - slot.at,
             sent_ago=now - sent_at, tolerance=tolerance,
-            why=hints.described(headers, status=status, limit=scripts.WHY_CHARS)), "observe")
+            why=hints.described(headers, status=status, limit=scripts.WHY_CHARS)))
 
     def pause(self, key: str, *, until: float, now: float | None = None) -> None:
         """No call to this model before `until` (this host's `timer`), from any worker (after a 429).
         Believed for at most `scripts.CAP`; then one call probes."""
         now = self.timer() if now is None else now
-        self._call(lambda store, _: store.pause(key, now=self._now(), seconds=until - now), "pause")
+        self._call(key, "pause", lambda store, _: store.pause(key, now=self._now(), seconds=until - now))
 
     def paused_until(self, key: str, *, now: float | None = None) -> float:
         """When the model's pause ends on this host's `timer`; 0.0 when it is not paused."""
         now = self.timer() if now is None else now
-        seconds = self._call(lambda store, _: store.paused_for(key, now=self._now()), "paused_for")
+        seconds = self._call(key, "paused_for", lambda store, _: store.paused_for(key, now=self._now()))
         return now + seconds if seconds > 0 else 0.0
 
     def state(self, key: str, *, rpm: int | None = None) -> State:
-        raw = self._call(lambda store, share: store.state(key, now=self._now(), rpm=rpm or 0, share=share,
-                                                          margin=self.margin), "state")
+        raw = self._call(key, "state", lambda store, share: store.state(key, now=self._now(), rpm=rpm or 0,
+                                                                        share=share, margin=self.margin))
         held = max(raw.paused_for, raw.blocked_for)
         return State(limit=raw.limit, source=raw.source if raw.limit is not None else "", period=raw.period,
                      remaining=raw.remaining, paused_until=raw.now + held if held > 0 else None,
@@ -204,6 +240,12 @@ class Pacer:
 
     def forget(self, key: str | None = None) -> int:
         """An operator's hand: clear what was learned about `key` (None: every model), everywhere."""
+        with self._lock:
+            if key is None:
+                self._learned.clear()
+            else:
+                self._learned.pop(key, None)
         cleared = self.local.forget(key)
-        return cleared + (self._call(lambda store, _: store.forget(key) if store is self.remote else 0, "forget")
-                          or 0)
+        if self.remote is None:
+            return cleared
+        return cleared + self._call(None, "forget", lambda store, _: store.forget(key) if store is self.remote else 0)

@@ -106,8 +106,25 @@ if r.probe or r.share then
   redis.call('EXPIRE', log, TTL)
 end
 keep(h)
-if r.probe then return {'slot', s(r.t - now), 'probe'} end
-return {'slot', s(r.t - now), ''}
+-- What was learned goes back too: a process keeps it for an outage (see ADOPT).
+local learned, period = '', ''
+if r.source == 'learned' and r.limit then learned, period = tostring(r.limit), s(r.period) end
+if r.probe then return {'slot', s(r.t - now), 'probe', learned, period} end
+return {'slot', s(r.t - now), '', learned, period}
+"""
+
+# An outage begins: this process's store takes over what it knew from Redis, the learned limit and
+# the calls it holds booked there (ARGV: now, limit, period, then ticket and wait pairs).
+ADOPT = _PRELUDE + """
+local h, log = KEYS[1], KEYS[2]
+local now = clock(ARGV[1])
+if ARGV[2] ~= '' and not redis.call('HGET', h, 'limit') then
+  redis.call('HSET', h, 'limit', ARGV[2], 'period', ARGV[3], 'pseen', s(now), 'open', '0')
+end
+for i = 4, #ARGV, 2 do redis.call('ZADD', log, s(now + tonumber(ARGV[i + 1])), ARGV[i]) end
+redis.call('EXPIRE', h, TTL)
+redis.call('EXPIRE', log, TTL)
+return 1
 """
 
 RELEASE = """

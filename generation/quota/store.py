@@ -56,16 +56,26 @@ class ScriptStore:
         self._pause = client.register_script(scripts.PAUSE)
         self._paused_for = client.register_script(scripts.PAUSED_FOR)
         self._state = client.register_script(scripts.STATE)
+        self._adopt = client.register_script(scripts.ADOPT)
 
     def _keys(self, key: str) -> list[str]:
         # The hash tag keeps both keys of one model in one Redis Cluster slot.
         base = f"{self.prefix}{{{key}}}"
         return [base, f"{base}:log"]
 
-    def acquire(self, key, *, now, horizon, rpm, lease, margin, ticket, share) -> tuple[str, float, str]:
-        kind, wait, reason = self._acquire(keys=self._keys(key), args=[
+    def acquire(self, key, *, now, horizon, rpm, lease, margin, ticket, share) -> tuple:
+        """(kind, wait, reason, learned limit or None, its period or None)."""
+        kind, wait, reason, *learned = self._acquire(keys=self._keys(key), args=[
             _arg(now), repr(max(horizon, 0.0)), rpm, repr(lease), repr(margin), ticket, repr(share)])
-        return kind.decode(), float(wait), reason.decode()
+        limit, period = learned or (b"", b"")
+        return kind.decode(), float(wait), reason.decode(), int(limit) if limit else None, _num(period)
+
+    def adopt(self, key, *, now, limit, period, held: list[tuple[str, float]]) -> None:
+        """Take over a learned limit (unless this store knows one) and calls booked elsewhere."""
+        args = [_arg(now), "" if limit is None else limit, _arg(period)]
+        for ticket, wait in held:
+            args += [ticket, repr(wait)]
+        self._adopt(keys=self._keys(key), args=args)
 
     def release(self, key, *, ticket, probe) -> None:
         self._release(keys=self._keys(key), args=[ticket, "1" if probe else "0"])
