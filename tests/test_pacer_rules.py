@@ -62,8 +62,11 @@ CASES = {
         [acquire(0), observe(0, 0), acquire(0), acquire(0), acquire(0)],
         [("slot", 0, "probe"), None, ("slot", 0, ""), ("slot", 0, ""), ("slot", 0, "")]),
     "a window opens when its call went out, not when it was booked": (
-        [acquire(0), observe(3, 0, limit=1, remaining=0, reset=12, sent_ago=1), acquire(3)],
+        [acquire(0), observe(3, 0, limit=1, reset=12, sent_ago=1), acquire(3)],
         [("slot", 0, "probe"), None, ("slot", 11 + MARGIN, "")]),  # sent at 2, seen at 3: 2 + 12 s
+    "a reset counts from the answer, which may come long after the call went out": (
+        [acquire(0), observe(5, 0, limit=2, remaining=0, reset=10, sent_ago=5), acquire(5)],
+        [("slot", 0, "probe"), None, ("slot", 10 + MARGIN, "")]),  # answered at 5: 5 + 10 s
     "a pause claiming a day lasts an hour, then one call probes": (
         [pause(0, 86400), paused_for(10), acquire(10, horizon=60), acquire(10, horizon=2 * HOUR),
          acquire(10, horizon=2 * HOUR)],

@@ -111,6 +111,7 @@ class Pacer:
     timer = staticmethod(time.monotonic)  # this host's clock: for its own sleeps only
     store_time: Callable[[], float] | None = None  # tests: the scripts' clock instead of Redis TIME
     margin = 0.25  # seconds after a computed window edge, for network latency
+    outage_margin = 1.0  # the same on a process's own share: its calls are counted from its own sends only
     probe_lease = 30.0  # default; callers pass the call's own timeout
     # During an outage each process may spend this share of the learned limit (at least one call
     # per window): with up to 1 / share processes, an outage wastes no more than one call in five.
@@ -173,6 +174,9 @@ class Pacer:
             elif len(tickets) < 10_000:  # bounded: a leak (a slot never answered) cannot grow it for ever
                 tickets[ticket] = at
 
+    def _margin(self, share: float) -> float:
+        return self.margin if share >= 1 else self.outage_margin
+
     def _now(self) -> float | None:
         return None if self.store_time is None else self.store_time()
 
@@ -188,7 +192,7 @@ class Pacer:
         ticket = uuid.uuid4().hex
         kind, wait, reason, *learned = self._call(key, "acquire", lambda store, share: store.acquire(
             key, now=self._now(), horizon=deadline - now, rpm=rpm or 0, lease=lease or self.probe_lease,
-            margin=self.margin, ticket=ticket, share=share))
+            margin=self._margin(share), ticket=ticket, share=share))
         if kind == "wait":
             return Wait(seconds=max(wait, 0.0), reason=reason)
         slot = Slot(at=now + wait, ticket=ticket, probe=reason == "probe")
@@ -231,7 +235,7 @@ class Pacer:
 
     def state(self, key: str, *, rpm: int | None = None) -> State:
         raw = self._call(key, "state", lambda store, share: store.state(key, now=self._now(), rpm=rpm or 0,
-                                                                        share=share, margin=self.margin))
+                                                                        share=share, margin=self._margin(share)))
         held = max(raw.paused_for, raw.blocked_for)
         return State(limit=raw.limit, source=raw.source if raw.limit is not None else "", period=raw.period,
                      remaining=raw.remaining, paused_until=raw.now + held if held > 0 else None,

@@ -161,7 +161,9 @@ else
     end
     redis.call('HSET', h, 'period', s(period), 'pseen', s(pseen), 'precent', s(recent))
     if remaining then
-      local new_reset = sent_at + reset
+      -- The provider counted `reset` from when it answered: at the latest, now (an image call
+      -- takes seconds; counting from when it went out would end the window that much early).
+      local new_reset = now + reset
       local g = redis.call('HMGET', h, 'hrem', 'hreset')
       local hrem, hreset = tonumber(g[1]), tonumber(g[2])
       if not hreset or new_reset > hreset + tol then  -- a newer window
