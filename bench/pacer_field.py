@@ -18,6 +18,7 @@ produced no sprite), refusals' latency p95.
 """
 import argparse
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -51,7 +52,8 @@ def burst(ports: list[int], token: str) -> list[tuple[int, float]]:
 
 def measure(mode: str, upstream: FakeOpenAI, rounds: int) -> list[dict]:
     redis_url = os.environ["REDIS_URL"] if mode == "skew" else f"redis://127.0.0.1:{free_port()}/0"
-    env = service_env(upstream.base_url, GUNICORN_WORKERS="2", **SETTINGS, REDIS_URL=redis_url)
+    env = service_env(upstream.base_url, GUNICORN_WORKERS="2", **SETTINGS, REDIS_URL=redis_url,
+                      BENCH_LOG=f"/tmp/bench-pacer-field-{mode}.log", DB_POOL_SIZE="4")  # a shared PostgreSQL
     token = prepare({**env, "REDIS_URL": os.environ.get("REDIS_URL", "")})
     envs = [env, {**env, "LD_PRELOAD": LIBFAKETIME, "FAKETIME": "+1.5s"} if mode == "skew" else env]
     ports = [free_port(), free_port()]
@@ -65,16 +67,21 @@ def measure(mode: str, upstream: FakeOpenAI, rounds: int) -> list[dict]:
             time.sleep(WINDOW)  # processes on their own forget nothing: let what they learned expire
             results = burst(ports, token)
             served = sum(1 for status, _ in results if status == 200)
-            rows.append({"mode": mode, "served": served, "calls": len(upstream.calls),
+            rows.append(row := {"mode": mode, "served": served, "calls": len(upstream.calls),
                          "429s": sum(1 for c in upstream.calls if c.status == 429),
                          "wasted_per_ok": (len(upstream.calls) - served) / served if served else float("inf"),
                          "refusal_p95": percentile([s for status, s in results if status != 200], 0.95),
                          "other": sorted({status for status, _ in results} - {200, 429})})
+            print(row, file=sys.stderr, flush=True)  # as it comes: a long run keeps what it measured
     finally:
         for proc in procs:
             proc.terminate()
         for proc in procs:
-            proc.wait(30)
+            try:
+                proc.wait(120)  # a loaded host stops slowly
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
     return rows
 
 

@@ -103,8 +103,6 @@ def key_for(model: str, *, api_key: str = "", api_base: str = "") -> str:
     return f"{model}#{digest}"
 
 
-
-
 class Pacer:
     """The facade the generation loop uses: book, observe, pause, report, forget."""
 
