@@ -167,20 +167,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", type=int, nargs="+", default=[15, 60])
     parser.add_argument("--before", default="2279111", help="the commit to run as 'before'")
+    parser.add_argument("--ours-only", action="store_true", help="measure this branch only")
     args = parser.parse_args()
 
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     import litellm  # the SDK's own defaults for the in-process strategies
 
     litellm.suppress_debug_info = True
-    before = snapshot(args.before)
+    sources = [("ours", ROOT)] if args.ours_only else [("ours", ROOT), (f"before ({args.before})",
+                                                                        snapshot(args.before))]
     rows = []
     with FakeOpenAI(limit=LIMIT, window=WINDOW) as upstream:
-        for label, source in (("ours", ROOT), (f"before ({args.before})", before)):
+        for label, source in sources:
             with Cluster(upstream.base_url, source) as cluster:
                 for n in args.clients:
                     rows.append((n, measure(label, upstream, n, cluster.client, cluster.env)))
-        for n in args.clients:
+        for n in [] if args.ours_only else args.clients:
             rows.append((n, measure("seed loop (in process)", upstream, n, seed_loop(litellm, upstream.base_url))))
             rows.append((n, measure("OpenAI SDK defaults", upstream, n, sdk_defaults(litellm, upstream.base_url))))
 

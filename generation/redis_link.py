@@ -62,15 +62,15 @@ class RedisLink:
     def down(self) -> bool:
         return self._down_since is not None
 
+    def due(self) -> bool:
+        """Worth trying Redis now: up, or down for `retry_interval` since the last failure."""
+        with self._lock:
+            return self._down_since is None or self.clock() - self._down_since >= self.retry_interval
+
     def client(self) -> redis.Redis | None:
         """The client to try now, or None: Redis not configured, or down and not yet due a retry."""
         conn = client()
-        if conn is None:
-            return None
-        with self._lock:
-            if self._down_since is not None and self.clock() - self._down_since < self.retry_interval:
-                return None
-        return conn
+        return conn if conn is not None and self.due() else None
 
     def failed(self, exc: Exception, **fields) -> None:
         """A call failed: fall back. Logged only when this starts an outage."""

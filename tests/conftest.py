@@ -8,9 +8,9 @@ from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
-from generation.engine import pacing
 from generation.engine.generator import generator
-from generation.engine.pacer import Pacer
+from generation.quota import pacing
+from generation.quota.pacer import Pacer
 from generation.models import ApiToken, GenerationSettings
 from generation.redis_link import RedisLink
 from tests.upstream import FakeOpenAI
@@ -85,12 +85,12 @@ def pacer(monkeypatch):
 
 @pytest.fixture
 def timeline(monkeypatch, pacer) -> Timeline:
-    """The generator's clock and sleep, and the pacer's clock, on one fake timeline that moves
-    only when the generator sleeps."""
+    """The generator's clock and sleep, and the pacer's clocks (this host's and the store's), on one
+    fake timeline that moves only when the generator sleeps."""
     line = Timeline()
     monkeypatch.setattr(generator, "sleep", line.sleep)
     monkeypatch.setattr(generator, "clock", line.clock)
-    pacer.timer = line.clock
+    pacer.timer = pacer.store_time = line.clock
     return line
 
 

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from generation.engine import pacing
+from generation.quota import pacing
 from generation.engine.generator import generator
 from generation.models import GenerationAttempt, GenerationRequest, ModelRateLimit
 from tests.calls import events, generate, settings_setter
@@ -84,7 +84,9 @@ def test_a_hanging_upstream_is_cut_at_the_total_timeout(api, upstream, timeline,
     setup(timeout=120.0)
     ModelRateLimit.objects.create(model=PRIMARY, requests_per_minute=1)
     # Another worker's call 56.75 s ago: this request's slot comes 3.5 s after it arrives.
-    pacer.acquire(pacing.pacer_key(PRIMARY), now=timeline.now - 56.75, deadline=timeline.now, rpm=1)
+    pacer.store_time = lambda: timeline.now - 56.75
+    pacer.acquire(pacing.pacer_key(PRIMARY), deadline=timeline.now, rpm=1)
+    pacer.store_time = timeline.clock
     upstream.latency, upstream.sleep = 10.0, time.sleep  # hangs for real: LiteLLM's timeout must cut it
     real_call, timeouts = generator.call_model, []
 
@@ -153,7 +155,7 @@ def test_a_generator_waits_on_the_clock_sleep_and_pacer_it_is_given(user, upstre
     from django.utils import timezone
 
     from generation.engine.generator import Generator
-    from generation.engine.pacer import Pacer
+    from generation.quota.pacer import Pacer
     from tests.conftest import Timeline
 
     setup(max_retries=1)

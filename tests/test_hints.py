@@ -5,8 +5,8 @@ from email.utils import format_datetime
 import httpx
 import pytest
 
-from generation.engine import hints
-from generation.engine.hints import Quota
+from generation.quota import hints
+from generation.quota.hints import Quota
 
 NOW = datetime(2026, 11, 28, 12, 0, 0, tzinfo=timezone.utc)
 BROKEN = ["nan", "NaN", "inf", "-inf", "Infinity", "1e309", "1e1", "99999999999999999999", "-1", "-0.5", "",

@@ -17,8 +17,9 @@ import httpx
 import pytest
 import redis
 
-from generation.engine import hints
-from generation.engine.pacer import ADMIN, LEARNED, Pacer, Slot, Wait, key_for
+from generation.quota import hints
+from generation.quota.pacer import ADMIN, LEARNED, Pacer, Slot, Wait, key_for
+from generation.quota.store import ScriptStore
 from tests.conftest import Timeline
 from tests.upstream import FakeOpenAI
 
@@ -42,7 +43,7 @@ def pacers(request):
     else:
         prefix, clients = None, [Pacer()] * 2
     for pacer in clients:
-        pacer.timer = line.clock
+        pacer.timer = pacer.store_time = line.clock
     yield clients, line
     if prefix:
         client = redis.Redis.from_url(REDIS_URL)
@@ -266,38 +267,66 @@ def closed_port() -> int:
     return port
 
 
-def test_with_redis_unreachable_it_paces_in_process_and_logs_once(caplog):
+def test_with_redis_unreachable_it_paces_in_process_on_a_share_and_logs_once(caplog):
     pacer = Pacer(f"redis://127.0.0.1:{closed_port()}/0")
     line = Timeline()
-    pacer.timer = line.clock
+    pacer.timer = pacer.store_time = line.clock
     caplog.set_level(logging.INFO, logger="generation")
 
-    slots = [pacer.acquire(KEY, deadline=line.now + 600, rpm=2) for _ in range(3)]
-    pacer.recheck = 0  # try Redis again on every call: still one log line per outage
-    slots += [pacer.acquire(KEY, deadline=line.now + 600, rpm=2) for _ in range(3)]
+    slots = [pacer.acquire(KEY, deadline=line.now + 600, rpm=8) for _ in range(3)]
+    pacer.link.retry_interval = 0  # try Redis again on every call: still one log line per outage
+    slots += [pacer.acquire(KEY, deadline=line.now + 600, rpm=8) for _ in range(3)]
 
-    assert [round(s.at - line.now) for s in slots] == [0, 0, 60, 60, 120, 120]
+    # A quarter of the limit per process (8 -> 2 a minute): other hosts spend the rest.
+    assert [s.at - line.now for s in slots] == [0, 0, 61, 61, 122, 122]  # the outage's wider margin: 1 s
     events = [r.event for r in caplog.records if getattr(r, "event", None)]
     assert events == ["redis_unavailable"]
+    assert pacer.state(KEY, rpm=8).in_process
+
+
+def test_with_redis_unreachable_every_answer_still_caps_the_calls_before_its_reset():
+    pacer = Pacer(f"redis://127.0.0.1:{closed_port()}/0")
+    line = Timeline()
+    pacer.timer = pacer.store_time = line.clock
+    probe = pacer.acquire(KEY, deadline=line.now + 60)
+    pacer.observe(KEY, httpx.Headers({"x-ratelimit-limit-requests": "40", "x-ratelimit-remaining-requests": "0",
+                                      "x-ratelimit-reset-requests": "9s"}), status=200, slot=probe, sent_at=line.now)
+
+    got = pacer.acquire(KEY, deadline=line.now + 5)
+
+    assert got == Wait(seconds=9.0 + pacer.outage_margin, reason="quota")
 
 
 @pytest.mark.skipif(not REDIS_URL, reason="REDIS_URL is not set")
-def test_it_goes_back_to_redis_when_redis_answers_again(caplog):
-    from generation.engine.pacer_redis import RedisStore
-
+def test_it_goes_back_to_redis_state_when_redis_answers_again(caplog):
     prefix = f"test-pacer-{uuid.uuid4().hex}:"
     pacer = Pacer(f"redis://127.0.0.1:{closed_port()}/0", prefix=prefix)
     caplog.set_level(logging.INFO, logger="generation")
     pacer.acquire(KEY, deadline=pacer.timer() + 600, rpm=1)
-    pacer.remote, pacer.recheck = RedisStore(REDIS_URL, prefix=prefix), 0  # Redis is back
+    pacer.remote, pacer.link.retry_interval = ScriptStore(redis.Redis.from_url(REDIS_URL), prefix=prefix), 0
 
-    pacer.acquire(KEY, deadline=pacer.timer() + 600, rpm=1)
+    pacer.acquire(KEY, deadline=pacer.timer() + 600, rpm=1)  # Redis is back: booked there
 
     other_host = Pacer(REDIS_URL, prefix=prefix)
     assert other_host.state(KEY, rpm=1).remaining == 0
-    assert [r.event for r in caplog.records if getattr(r, "event", None)] == ["redis_unavailable", "redis_available"]
-    for key in redis.Redis.from_url(REDIS_URL).scan_iter(f"{prefix}*"):
-        redis.Redis.from_url(REDIS_URL).delete(key)
+    assert [r.event for r in caplog.records if getattr(r, "event", None)] == ["redis_unavailable", "redis_recovered"]
+    assert pacer.local.forget() == 0  # what it learned alone is dropped: Redis's state goes on
+    other_host.forget()
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="REDIS_URL is not set")
+def test_a_script_error_is_logged_as_a_bug_not_as_an_outage(caplog):
+    prefix = f"test-pacer-{uuid.uuid4().hex}:"
+    pacer = Pacer(REDIS_URL, prefix=prefix)
+    caplog.set_level(logging.INFO, logger="generation")
+    redis.Redis.from_url(REDIS_URL).set(f"{prefix}{{{KEY}}}", "not a hash")  # a state the scripts cannot read
+
+    got = pacer.acquire(KEY, deadline=pacer.timer() + 60, rpm=4)
+
+    assert isinstance(got, Slot)  # the request still goes on, paced in process
+    events = [r.event for r in caplog.records if getattr(r, "event", None)]
+    assert events == ["pacer_script_error"] and not pacer.link.down
+    pacer.forget()
 
 
 def test_a_window_counts_from_when_a_call_went_out_not_from_its_booking(pacers):
@@ -310,3 +339,22 @@ def test_a_window_counts_from_when_a_call_went_out_not_from_its_booking(pacers):
     following = clients[1].acquire(KEY, deadline=line.now + 60)
 
     assert following.at == probe.at + 2.0 + 12.0 + clients[1].margin
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="REDIS_URL is not set")
+def test_an_outage_paces_on_from_the_limit_learned_in_redis_and_the_calls_booked_there():
+    prefix = f"test-pacer-{uuid.uuid4().hex}:"
+    pacer, line = Pacer(REDIS_URL, prefix=prefix), Timeline()
+    pacer.timer = pacer.store_time = line.clock
+    probe = pacer.acquire(KEY, deadline=line.now + 60)
+    pacer.observe(KEY, httpx.Headers({"x-ratelimit-limit-requests": "4", "x-ratelimit-remaining-requests": "3",
+                                      "x-ratelimit-reset-requests": "12s"}), status=200, slot=probe, sent_at=line.now)
+    booked = [pacer.acquire(KEY, deadline=line.now + 60) for _ in range(3)]
+    pacer.remote.forget()
+    pacer.remote = ScriptStore(redis.Redis.from_url(f"redis://127.0.0.1:{closed_port()}/0"), prefix=prefix)
+
+    got = pacer.acquire(KEY, deadline=line.now + 60)
+
+    assert [s.at for s in booked] == [line.now] * 3
+    # A share of 4 is 1 per 12 s, and this process's 3 calls booked in Redis go now: the next, a window later.
+    assert got.at == line.now + 12 + pacer.outage_margin

@@ -41,11 +41,15 @@ def utc_time(epoch: float | None) -> str:
 
 
 def pacer_row(model: str, state) -> dict:
-    """One model's pacer state in words: its limit and where that came from, remaining, paused until."""
+    """One model's pacer state in words: its limit and where that came from, remaining, paused (or
+    blocked, remaining 0) until, and the hint that did it."""
     if state.limit is None:
         limit = "not known yet" + (" (first call out)" if state.probing else "")
     else:
         window = f" per {seconds(state.period)}" if state.period else ""
         limit = f"{state.limit}{window} ({state.source or 'learned'})"
+    if state.in_process:
+        limit += "; Redis unreachable: this process's own share"
     return {"model": model, "limit": limit, "remaining": "–" if state.remaining is None else str(state.remaining),
-            "paused_until": utc_time(state.paused_until), "last_429": utc_time(state.last_429)}
+            "paused_until": utc_time(state.paused_until), "last_429": utc_time(state.last_429),
+            "why": state.why or "–"}  # the provider's words: the template escapes them

@@ -2,8 +2,8 @@
 from django import forms
 from django.contrib import admin
 
-from ..engine import pacing
 from ..models import ModelRateLimit
+from ..quota import pacing
 from .formatting import pacer_row
 from .forms import validate_model_string
 
@@ -24,6 +24,7 @@ class ModelRateLimitAdmin(admin.ModelAdmin):
     form = ModelRateLimitForm
     list_display = ["model", "requests_per_minute", "pacer_state", "updated_at"]
     search_fields = ["model"]
+    actions = ["clear_pacer_state"]
 
     @admin.display(description="pacer now")
     def pacer_state(self, obj: ModelRateLimit) -> str:
@@ -31,4 +32,13 @@ class ModelRateLimitAdmin(admin.ModelAdmin):
             return "not paced (offline model)"
         row = pacer_row(obj.model, pacing.shared_pacer().state(pacing.pacer_key(obj.model),
                                                                 rpm=obj.requests_per_minute))
-        return f"remaining {row['remaining']}; paused until {row['paused_until']}; last 429 {row['last_429']}"
+        because = f" ({row['why']})" if row["why"] != "–" else ""
+        return (f"remaining {row['remaining']}; paused until {row['paused_until']}{because}; "
+                f"last 429 {row['last_429']}")  # the admin escapes it, the provider's words included
+
+    @admin.action(description="Clear the pacer's learned state of the selected models")
+    def clear_pacer_state(self, request, queryset) -> None:
+        models = [m for m in queryset.values_list("model", flat=True) if pacing.paced(m)]
+        for model in models:
+            pacing.forget(model)
+        self.message_user(request, f"Cleared the pacer's learned state of {len(models)} model(s).")

@@ -1,20 +1,26 @@
 """The generation settings page: one row of live overrides, with what they cost in waiting."""
+import logging
+
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.urls import reverse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.urls import path, reverse
 from django.utils import timezone
 
 from ..config import FIELDS, RETRIES_WHEN_DISABLED, EffectiveSettings, effective_settings
-from ..engine import pacing, policy
+from ..engine import policy
 from ..models import GenerationSettings
+from ..quota import pacing
 from .formatting import pacer_row, seconds
 from .forms import (
     PRESET_BUTTON, PRESETS, RESET_BUTTON, GenerationSettingsForm, display, effective_help_texts, retirement_warnings,
 )
 
 SETTINGS_URL = "admin:generation_generationsettings_change"
+PACER_RESET_URL = "generation_generationsettings_pacer_reset"
+
+logger = logging.getLogger("generation")
 
 
 def worst_case(effective: EffectiveSettings) -> dict:
@@ -56,6 +62,25 @@ class GenerationSettingsAdmin(admin.ModelAdmin):
         # Its own permission: these settings decide what every user waits for.
         return request.user.has_perm("generation.change_generation_settings")
 
+    def get_urls(self):
+        reset = path("pacer-reset/", self.admin_site.admin_view(self.pacer_reset_view), name=PACER_RESET_URL)
+        return [reset, *super().get_urls()]
+
+    def pacer_reset_view(self, request: HttpRequest) -> HttpResponse:
+        """The pacer panel's "Clear learned state": one model's limit, window and pause, for every worker."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        model = request.POST.get("model", "")
+        if model not in effective_settings(GenerationSettings.load()).models or not pacing.paced(model):
+            messages.error(request, "That model is not one the pacer paces now.")
+        else:
+            pacing.forget(model)
+            logger.warning("pacer_reset", extra={"event": "pacer_reset", "model": model, "user": request.user.pk})
+            messages.success(request, f"Cleared what the pacer learned about {model}; its next call probes again.")
+        return HttpResponseRedirect(reverse(SETTINGS_URL, args=[1]))
+
     def get_object(self, request: HttpRequest, object_id: str, from_field=None) -> GenerationSettings | None:
         return GenerationSettings.load() if object_id == "1" else None
 
@@ -84,6 +109,7 @@ class GenerationSettingsAdmin(admin.ModelAdmin):
             ],
             worst_case=worst_case(effective),
             pacer_rows=[pacer_row(p.model, p.state) for p in pacing.model_states(effective.models)],
+            pacer_reset_url=f"admin:{PACER_RESET_URL}",
             retirement_warnings=retirement_warnings(effective, today=self.today()),
             presets=[(key, p, seconds(policy.worst_case_backoff(p.max_retries, p.retry_delay)))
                      for key, p in PRESETS.items()],

@@ -9,11 +9,12 @@ from rest_framework.views import APIView
 
 from .. import metrics, stats
 from ..config import effective_settings
-from ..engine import pacing, reaper, services
+from ..engine import reaper, services
 from ..engine.spec import SpriteSpec
 from ..engine.idempotency import IdempotencyKeyReused
 from ..error_codes import message_of, status_of
 from ..models import GenerationRequest
+from ..quota import pacing
 from ..styles import DEFAULT_STYLE, STYLES
 from .errors import GenerationError
 from .serializers import GenerateSerializer, GenerationSerializer

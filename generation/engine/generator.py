@@ -24,15 +24,16 @@ from decimal import Decimal
 from django.db import connection
 from django.utils import timezone
 
-from . import finishing, pacing, policy
+from . import finishing, policy
 from .. import metrics, providers
 from ..config import EffectiveSettings, effective_settings
 from ..error_codes import message_of, status_of
 from ..models import GenerationAttempt, GenerationRequest
+from ..quota import pacing
+from ..quota.hints import wait_hint
+from ..quota.pacer import Pacer, Slot
 from ..sprites import make_sprite, png_bytes
 from ..styles import STYLES
-from .hints import wait_hint
-from .pacer import Pacer, Slot
 from .policy import Decision, Step
 from .spec import SpriteSpec, spec_of
 

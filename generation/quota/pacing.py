@@ -1,5 +1,6 @@
 """The process's pacer, and what the generation loop and the admin ask of it."""
 import functools
+import threading
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -10,10 +11,22 @@ from ..styles import DEFAULT_STYLE, STYLES
 from .pacer import Pacer, State, key_for
 
 
+_creating = threading.Lock()
+
+
 @functools.cache
+def _pacer_of(redis_url: str) -> Pacer:
+    return Pacer(redis_url)
+
+
 def shared_pacer() -> Pacer:
-    """One per process: in Redis when REDIS_URL is set (shared by every worker and host)."""
-    return Pacer(settings.REDIS_URL)
+    """One per process: in Redis when REDIS_URL is set (shared by every worker and host).
+
+    Exactly one, even when a burst's first requests ask at once (functools.cache alone may build
+    one per thread): during an outage each would pace on its own store, spending its share twice.
+    """
+    with _creating:
+        return _pacer_of(settings.REDIS_URL)
 
 
 def key_of(request: providers.ModelRequest) -> str:
@@ -53,3 +66,10 @@ def model_states(models, *, pacer: Pacer | None = None) -> list[ModelPacing]:
     pacer = pacer or shared_pacer()
     limits = admin_limits(models)
     return [ModelPacing(model=m, state=pacer.state(pacer_key(m), rpm=limits.get(m))) for m in models if paced(m)]
+
+
+def forget(model: str | None = None, *, pacer: Pacer | None = None) -> int:
+    """An operator's hand: clear what the pacer learned about `model` (None: every model). The next
+    call to it probes the quota again. Returns how many stored keys went."""
+    pacer = pacer or shared_pacer()
+    return pacer.forget(None if model is None else pacer_key(model))

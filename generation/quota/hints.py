@@ -133,3 +133,25 @@ def wait_hint(headers: Mapping[str, str] | None, *, status: int | None, now: dat
     if (seconds := retry_after(headers, now=now)) is not None:
         return seconds
     return quota(headers).exhausted_for if status == 429 else None
+
+
+def _printable(text: str, limit: int) -> str:
+    return "".join(c if " " <= c <= "~" else "?" for c in text[:limit])
+
+
+def described(headers: Mapping[str, str] | None, *, status: int | None, limit: int = 80) -> str:
+    """The hint that pauses or blocks a model, as the provider wrote it, for an operator to read.
+
+    Printable ASCII only and at most `limit` characters: the value is hostile and is shown
+    in the admin (escaped there too). "" when the answer holds nothing back.
+    """
+    headers = headers or {}
+    q = quota(headers)
+    if status in (429, 503):
+        for name in ("retry-after-ms", "retry-after"):
+            if (value := headers.get(name)) is not None:
+                return _printable(f"{status} {name}: {value[:limit]}", limit)
+    if q.remaining == 0 and (reset := headers.get(RESET)) is not None:
+        prefix = f"{status} " if status in (429, 503) else ""
+        return _printable(f"{prefix}remaining 0, reset {reset[:limit]}", limit)
+    return f"{status} without a hint" if status in (429, 503) else ""
