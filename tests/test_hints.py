@@ -27,7 +27,7 @@ def h(**values) -> httpx.Headers:
         (h(retry_after_ms="1500", retry_after="2"), 429, 1.5),
         (h(retry_after=format_datetime(NOW + timedelta(seconds=30), usegmt=True)), 429, 30.0),
         (h(retry_after=format_datetime(NOW - timedelta(seconds=30), usegmt=True)), 429, 0.0),
-        (h(retry_after="86400"), 429, 86400.0),
+        (h(retry_after="86400"), 429, 3600.0),  # a day's claim is believed for an hour
         # a broken precise header falls through to the plain one
         (h(retry_after_ms="nan", retry_after="7"), 429, 7.0),
         (h(retry_after_ms="1e309", retry_after="7"), 429, 7.0),

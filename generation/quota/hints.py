@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 
+from .scripts import CAP
+
 MAX_HINT = 86400.0  # a day: longer is not a hint, it is an outage
 MAX_LIMIT = 10**9  # requests per window; anything larger is not a real quota
 _MAX_TEXT = 64  # a header value longer than this is not a number of seconds
@@ -126,13 +128,15 @@ def wait_hint(headers: Mapping[str, str] | None, *, status: int | None, now: dat
     """Seconds the upstream asks us to wait before trying this model again, or None.
 
     Only a 429 or a 503 carries a wait. A 429 without `retry-after` still says
-    when the quota is full again, through `reset`, when `remaining` is 0.
+    when the quota is full again, through `reset`, when `remaining` is 0. At most `scripts.CAP`.
     """
     if status not in (429, 503):
         return None
-    if (seconds := retry_after(headers, now=now)) is not None:
-        return seconds
-    return quota(headers).exhausted_for if status == 429 else None
+    seconds = retry_after(headers, now=now)
+    if seconds is None and status == 429:
+        seconds = quota(headers).exhausted_for
+    # Believed for at most the pacer's cap: a day's claim pauses an hour, then one call probes.
+    return None if seconds is None else min(seconds, CAP)
 
 
 def _printable(text: str, limit: int) -> str:
