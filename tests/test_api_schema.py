@@ -4,8 +4,11 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
+from django.contrib.auth import get_user_model
 from django.test import Client
 from openapi_spec_validator import validate
+
+from generation.models import ApiToken
 
 pytestmark = pytest.mark.django_db
 
@@ -87,3 +90,38 @@ def test_the_docs_page_renders_the_api_without_asking_another_host(browser, live
     assert {"/v1/generate", "/v1/styles"} <= {p.strip() for p in paths}
     hosts = {urlsplit(url).netloc for url in requested if not url.startswith("data:")}
     assert hosts == {urlsplit(live_server.url).netloc}, requested
+
+
+def test_the_generate_example_is_a_body_the_api_accepts(schema, api):
+    examples = schema["paths"]["/v1/generate"]["post"]["requestBody"]["content"]["application/json"]["examples"]
+    body = next(iter(examples.values()))["value"]
+
+    response = api.post("/v1/generate", body, format="json")
+
+    assert response.status_code == 200, response.content
+    assert body["prompt"].isprintable() and abs(body["seed"]) < 2**53  # readable, and exact in JavaScript
+
+
+@pytest.mark.browser
+def test_a_new_user_can_authorize_and_generate_from_the_docs_page(browser, live_server, transactional_db):
+    user = get_user_model().objects.create_user("docs-reader")
+    _, key = ApiToken.objects.create_key(user=user, name="docs")
+    page = browser.new_page()
+    try:
+        page.goto(f"{live_server.url}/v1/docs/")
+        page.click("button.authorize", timeout=15000)
+        page.fill(".modal-ux input", key)
+        page.click(".modal-ux button.authorize")
+        page.click(".modal-ux button.btn-done")
+        operation = page.locator(".opblock-post", has=page.locator('[data-path="/v1/generate"]'))
+        operation.locator(".opblock-summary").click()
+        operation.locator("button.try-out__btn").click()
+        operation.locator("button.execute").click()
+        status = operation.locator(".live-responses-table .response .response-col_status").first
+        status.wait_for(timeout=30000)
+        shown, body = status.inner_text().strip(), operation.locator(".live-responses-table .microlight").first.inner_text()
+    finally:
+        page.close()
+
+    assert shown == "200", body
+    assert '"status": "succeeded"' in body
