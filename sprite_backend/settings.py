@@ -47,6 +47,8 @@ def _throttle_rate(name: str, default: str) -> str:
 
 
 DEBUG = _strict_bool("DEBUG", False)
+# `manage.py demo_token` (DEBUG only) keeps the demo token here, so that it is the same on every `make run`.
+DEMO_TOKEN_FILE = BASE_DIR / ".demo_token"
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
     if not DEBUG:
