@@ -125,3 +125,15 @@ def test_a_new_user_can_authorize_and_generate_from_the_docs_page(browser, live_
 
     assert shown == "200", body
     assert '"status": "succeeded"' in body
+
+
+def test_the_readmes_generate_table_lists_every_field_the_api_takes():
+    from pathlib import Path
+
+    from generation.api.serializers import GenerateSerializer
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    table = readme.split("### `POST /v1/generate`", 1)[1].split("\n\n", 2)[1]
+    rows = {re.match(r"\| `(\w+)` \|", line).group(1) for line in table.splitlines() if line.startswith("| `")}
+
+    assert rows == set(GenerateSerializer().fields)
