@@ -75,6 +75,11 @@ def retirement_warnings(effective: EffectiveSettings, *, today: date) -> list[st
     return [w for m in effective.models if (w := retirement_warning(m, today=today))]
 
 
+def credential_warnings(effective: EffectiveSettings) -> list[str]:
+    """A configured model whose calls would fail for want of a key, said before a request fails."""
+    return [w for m in effective.models if (w := providers.credentials_problem(m))]
+
+
 def validate_model_string(model: str) -> None:
     if not model or any(ch.isspace() for ch in model):
         raise ValidationError(f"“{model}” is not a model string: use provider/model, e.g. openai/gpt-image-2.")

@@ -11,17 +11,31 @@ from django.utils.html import format_html
 from .. import stats
 from ..models import GenerationAttempt, GenerationRequest
 from .charts import chart, summary
-from .formatting import duration_ms
+from .formatting import duration_ms, usd
 
 PROMPT_CHARS = 40  # enough to recognise a request; the whole prompt is on its page
 
 
+# Outcomes LiteLLM decides before sending anything (no key set, a model it cannot route): no HTTP status.
+NOT_SENT = {GenerationAttempt.Outcome.AUTH_FAILED, GenerationAttempt.Outcome.MODEL_UNSUPPORTED}
+
+
 class AttemptInline(admin.TabularInline):
     model = GenerationAttempt
-    fields = readonly_fields = ["number", "started_at", "model", "outcome", "http_status", "error_code",
-                                "duration_ms", "wait_before_ms", "hint_ms", "message"]
+    fields = readonly_fields = ["number", "started_at", "model", "outcome", "http", "error_code",
+                                "duration_ms", "wait_before_ms", "hint_ms", "cost", "message"]
     extra = 0
     can_delete = False
+
+    @admin.display(description="HTTP status")
+    def http(self, obj: GenerationAttempt) -> str:
+        if obj.http_status is not None:
+            return str(obj.http_status)
+        return "not sent" if obj.outcome in NOT_SENT else "no answer"
+
+    @admin.display(description="cost (USD)")
+    def cost(self, obj: GenerationAttempt) -> str:
+        return usd(obj.cost_usd)
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -50,7 +64,7 @@ class GenerationRequestAdmin(admin.ModelAdmin):
         (None, {"fields": ["id", "status", "created_at", "finished_at", "user", "token", "image"]}),
         ("Request", {"fields": ["prompt", "style", "size", "options", "idempotency_key"]}),
         ("Outcome", {"fields": ["model_requested", "model_used", "attempts", "retries", "fallback_used", "wait",
-                                "latency", "error_code", "error_message", "retry_after"]}),
+                                "latency", "cost", "error_code", "error_message", "retry_after"]}),
     ]
     readonly_fields = [f for _, options in fieldsets for f in options["fields"]]
 
@@ -103,6 +117,10 @@ class GenerationRequestAdmin(admin.ModelAdmin):
     @admin.display(description="latency", ordering="latency_ms")
     def latency(self, obj: GenerationRequest) -> str:
         return duration_ms(obj.latency_ms)
+
+    @admin.display(description="cost (USD)", ordering="cost_usd")
+    def cost(self, obj: GenerationRequest) -> str:
+        return usd(obj.cost_usd)
 
     @admin.display(description="image")
     def image(self, obj: GenerationRequest) -> str:

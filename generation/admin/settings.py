@@ -11,7 +11,8 @@ from ..engine import pacing, policy
 from ..models import GenerationSettings
 from .formatting import pacer_row, seconds
 from .forms import (
-    PRESET_BUTTON, PRESETS, RESET_BUTTON, GenerationSettingsForm, display, effective_help_texts, retirement_warnings,
+    PRESET_BUTTON, PRESETS, RESET_BUTTON, GenerationSettingsForm, credential_warnings, display, effective_help_texts,
+    retirement_warnings,
 )
 
 SETTINGS_URL = "admin:generation_generationsettings_change"
@@ -85,6 +86,7 @@ class GenerationSettingsAdmin(admin.ModelAdmin):
             worst_case=worst_case(effective),
             pacer_rows=[pacer_row(p.model, p.state) for p in pacing.model_states(effective.models)],
             retirement_warnings=retirement_warnings(effective, today=self.today()),
+            credential_warnings=credential_warnings(effective),
             presets=[(key, p, seconds(policy.worst_case_backoff(p.max_retries, p.retry_delay)))
                      for key, p in PRESETS.items()],
             preset_button=PRESET_BUTTON, reset_button=RESET_BUTTON,
@@ -114,3 +116,5 @@ class GenerationSettingsAdmin(admin.ModelAdmin):
         for warning in retirement_warnings(effective_settings(obj), today=self.today()):
             # Prefixed: the admin capitalises a message's first letter, which would garble a model name.
             messages.warning(request, f"Model retirement: {warning}")
+        for warning in credential_warnings(effective_settings(obj)):
+            messages.warning(request, f"Credentials: {warning}")
