@@ -11,5 +11,7 @@ from .tokens import ApiTokenAdmin
 admin.site.site_header = "Sprite backend"
 admin.site.site_title = "Sprite backend admin"
 admin.site.index_title = "Generation: settings, requests, tokens and rate limits"
+# The pages' tables need the width on a laptop screen; the breadcrumbs and the index lead everywhere.
+admin.site.enable_nav_sidebar = False
 
 __all__ = ["ApiTokenAdmin", "AttemptInline", "GenerationRequestAdmin", "GenerationSettingsAdmin", "ModelRateLimitAdmin"]

@@ -13,7 +13,7 @@ from ..models import GenerationAttempt, GenerationRequest
 from .charts import chart, summary
 from .formatting import duration_ms, usd
 
-PROMPT_CHARS = 40  # enough to recognise a request; the whole prompt is on its page
+PROMPT_CHARS = 24  # enough to recognise a request, narrow enough for a laptop; the whole prompt is on its page
 
 
 # Outcomes LiteLLM decides before sending anything (no key set, a model it cannot route): no HTTP status.
@@ -52,8 +52,9 @@ class AttemptInline(admin.TabularInline):
 class GenerationRequestAdmin(admin.ModelAdmin):
     """Append-only: the record of what each request cost, readable, never edited."""
 
-    list_display = ["time", "user", "status", "prompt_start", "model_used", "attempts", "retries", "fallback", "wait",
-                    "latency", "error"]
+    # Fits 1280 px beside the filters (tests/test_admin_layout_browser.py); attempts are on each request's page.
+    list_display = ["time", "user", "status", "prompt_start", "model_used", "retries", "fallback", "wait", "latency",
+                    "error"]
     list_filter = ["status", "model_used", "fallback_used", "error_code"]
     date_hierarchy = "created_at"
     search_fields = ["prompt"]
@@ -63,7 +64,7 @@ class GenerationRequestAdmin(admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ["id", "status", "created_at", "finished_at", "user", "token", "image"]}),
         ("Request", {"fields": ["prompt", "style", "size", "options", "idempotency_key"]}),
-        ("Outcome", {"fields": ["model_requested", "model_used", "attempts", "retries", "fallback_used", "wait",
+        ("Outcome", {"fields": ["model_requested", "model_used", "attempts", "retries", "fallback", "wait",
                                 "latency", "cost", "error_code", "error_message", "retry_after"]}),
     ]
     readonly_fields = [f for _, options in fieldsets for f in options["fields"]]
@@ -94,7 +95,7 @@ class GenerationRequestAdmin(admin.ModelAdmin):
 
     @admin.display(description="time", ordering="created_at")
     def time(self, obj: GenerationRequest) -> str:
-        return f"{timezone.localtime(obj.created_at):%Y-%m-%d %H:%M}"
+        return f"{timezone.localtime(obj.created_at):%m-%d %H:%M}"  # the year is in the date filter above
 
     @admin.display(description="prompt")
     def prompt_start(self, obj: GenerationRequest) -> str:
@@ -102,9 +103,10 @@ class GenerationRequestAdmin(admin.ModelAdmin):
         prompt = " ".join(obj.prompt.split())
         return prompt if len(prompt) <= PROMPT_CHARS else prompt[:PROMPT_CHARS - 1].rstrip() + "…"
 
-    @admin.display(description="fallback", boolean=True, ordering="fallback_used")
-    def fallback(self, obj: GenerationRequest) -> bool:
-        return obj.fallback_used
+    @admin.display(description="fallback", ordering="fallback_used")
+    def fallback(self, obj: GenerationRequest) -> str:
+        # Words, not the admin's red cross: no fallback is the healthy case, not an error.
+        return "used" if obj.fallback_used else ""
 
     @admin.display(description="error", ordering="error_code")
     def error(self, obj: GenerationRequest) -> str:

@@ -14,7 +14,7 @@ class ApiTokenAdmin(APIKeyModelAdmin):
     """The package's admin shows the raw key once, on create; revoking cannot be undone."""
 
     # What an admin looks for first, narrow enough for a 1280 px screen; expiry is on each token's page.
-    list_display = ["name", "prefix", "user", "created", "last_used_at", "spend", "revoked"]
+    list_display = ["name", "prefix", "user", "created", "last_used_at", "spend", "state"]
     list_filter = [*APIKeyModelAdmin.list_filter, "revoked"]
     search_fields = [*APIKeyModelAdmin.search_fields, "user__username"]
     list_select_related = ["user"]
@@ -30,6 +30,11 @@ class ApiTokenAdmin(APIKeyModelAdmin):
     @admin.display(description="Spend (USD)", ordering="spend_usd")
     def spend(self, obj: ApiToken) -> str:
         return usd(obj.spend_usd)
+
+    @admin.display(description="state", ordering="revoked")
+    def state(self, obj: ApiToken) -> str:
+        # Words, not the admin's red cross on every token that is not revoked, the healthy case.
+        return "revoked" if obj.revoked else "expired" if obj.has_expired else "active"
 
     @admin.action(description="Revoke selected API tokens", permissions=["change"])
     def revoke(self, request: HttpRequest, queryset) -> None:
