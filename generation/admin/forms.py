@@ -31,11 +31,13 @@ class Preset:
     retry_delay: float
 
 
-# The seed's tiers, by expected traffic against the provider's limits.
+# Named for what they do: how long one model is retried when the provider gives no hint (worst-case
+# backoff 7 s, 62 s, 381 s). They set max retries and retry delay only; a provider's usage tier
+# is a rate limit, recorded under "Model rate limits" (docs/RATE_LIMITS.md).
 PRESETS = {
-    "free": Preset("Free", 3, 1.0),
-    "standard": Preset("Standard", 5, 2.0),
-    "heavy": Preset("Heavy", 7, 3.0),
+    "fast": Preset("Fail fast", 3, 1.0),
+    "balanced": Preset("Balanced", 5, 2.0),
+    "patient": Preset("Patient", 7, 3.0),
 }
 
 
