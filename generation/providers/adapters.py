@@ -80,3 +80,13 @@ def credentials_problem(model: str) -> str | None:
         return None
     names = ", ".join(str(name) for name in found.get("missing_keys") or []) or "its provider's variables"
     return f"no credentials are set for {model}: LiteLLM looks for {names} in the environment"
+
+
+def subject_matched(model: str, prompt: str) -> bool | None:
+    """For the offline model, whether it knows what the prompt names (else it drew a creature in the
+    prompt's colours); None for any other model, which draws whatever it is asked."""
+    if model.partition("/")[0] != OFFLINE_PROVIDER:
+        return None
+    from .procedural import knows_subject  # the art, loaded on first use
+
+    return knows_subject(prompt)
