@@ -49,3 +49,13 @@ def test_check_deploy_without_a_secret_key_says_so_in_one_line():
 
     assert done.returncode == 1
     assert done.stderr.splitlines() == ["ImproperlyConfigured: SECRET_KEY must be set when DEBUG is off"]
+
+
+def test_a_bad_value_in_the_environment_is_one_line_naming_it():
+    env = project_env(DEBUG="true", SPRITE_LITELLM_MAX_RETRIES="99")
+
+    done = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120)
+
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == ["ImproperlyConfigured: SPRITE_LITELLM_MAX_RETRIES='99' is outside 0..10"]
