@@ -30,9 +30,10 @@ OVERFLOWING = """() => [...document.querySelectorAll(
 
 
 @pytest.fixture
-def laptop(browser, live_server, superuser):  # noqa: F811 (fixture)
-    """A logged-in admin page at 1280 px, the nav sidebar as Django shows it by default."""
-    context = browser.new_context(viewport={"width": WIDTH, "height": 900}, base_url=live_server.url)
+def laptop(request, browser, live_server, superuser):  # noqa: F811 (fixture)
+    """A logged-in admin page at 1280 px (or the width a test asks for with `indirect`)."""
+    width = getattr(request, "param", WIDTH)
+    context = browser.new_context(viewport={"width": width, "height": 900}, base_url=live_server.url)
     page = context.new_page()
     page.goto("/admin/login/")
     page.fill("#id_username", superuser.username)
@@ -81,6 +82,15 @@ def an_hour_of_traffic(user: User) -> GenerationRequest:
 def fits(page, path: str) -> list[str]:
     page.goto(path)
     return page.evaluate(OVERFLOWING)
+
+
+@pytest.mark.parametrize("laptop", [1400], indirect=True)
+def test_every_admin_table_and_card_fits_its_column_at_1400_px_too(laptop, superuser):  # noqa: F811
+    retried = an_hour_of_traffic(superuser)
+
+    paths = [REQUESTS_PATH, f"{REQUESTS_PATH}{retried.pk}/change/", SETTINGS_PATH, "/admin/generation/apitoken/"]
+
+    assert {path: fits(laptop, path) for path in paths} == dict.fromkeys(paths, [])
 
 
 def test_every_admin_table_and_card_fits_its_column_at_1280_px(laptop, superuser, shots):  # noqa: F811

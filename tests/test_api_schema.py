@@ -92,14 +92,15 @@ def test_the_docs_page_renders_the_api_without_asking_another_host(browser, live
     assert hosts == {urlsplit(live_server.url).netloc}, requested
 
 
-def test_the_generate_example_is_a_body_the_api_accepts(schema, api):
-    examples = schema["paths"]["/v1/generate"]["post"]["requestBody"]["content"]["application/json"]["examples"]
+@pytest.mark.parametrize("path", ["/v1/generate", "/v1/images/generations"])
+def test_the_example_bodies_are_ones_the_api_accepts(schema, api, path):
+    examples = schema["paths"][path]["post"]["requestBody"]["content"]["application/json"]["examples"]
     body = next(iter(examples.values()))["value"]
 
-    response = api.post("/v1/generate", body, format="json")
+    response = api.post(path, body, format="json")
 
     assert response.status_code == 200, response.content
-    assert body["prompt"].isprintable() and abs(body["seed"]) < 2**53  # readable, and exact in JavaScript
+    assert body["prompt"].isprintable() and abs(body.get("seed", 0)) < 2**53  # readable, and exact in JavaScript
 
 
 @pytest.mark.browser

@@ -138,6 +138,8 @@ IMAGES = extend_schema_view(post=extend_schema(
     description="OpenAI's body, with our sprite fields as extra body fields; `model` names a style or is "
                 "ignored. Answers OpenAI's shape, errors included.",
     request=OpenApiTypes.OBJECT,
+    examples=[OpenApiExample("A green slime", request_only=True,
+                             value={"prompt": "green slime", "size": "64x64", "response_format": "b64_json"})],
     parameters=[OpenApiParameter("Idempotency-Key", IDEMPOTENCY_KEY, OpenApiParameter.HEADER),
                 retry_after(409, 429, 503)],
     responses={200: OpenApiTypes.OBJECT, **openai_errors(400, 401, 405, 409, 413, 422, 429, 502, 503, 504)},
