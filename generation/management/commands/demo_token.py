@@ -32,7 +32,9 @@ class Command(BaseCommand):
         ApiToken.objects.filter(user=user, name=DEMO_TOKEN_NAME, revoked=False).exclude(
             prefix=key.partition(".")[0]).update(revoked=True)
         self.stdout.write(f"\nDemo API token (user 'demo', staff; the same on every run):\n\n"
-                          f"    export TOKEN={key}\n")
+                          f"    export TOKEN={key}\n\n"
+                          "Try it in the browser: http://127.0.0.1:8000/v1/docs/ -> Authorize (paste the token) -> "
+                          "POST /v1/generate -> Try it out -> Execute.\n")
 
     @staticmethod
     def reusable(key: str | None, user) -> str | None:
