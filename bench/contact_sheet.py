@@ -28,7 +28,8 @@ from generation.sprites import make_sprite  # noqa: E402
 PROMPTS = [
     "green slime", "red dragon", "golden sword", "blue potion", "skeleton warrior", "purple mushroom",
     "treasure chest", "fire elemental", "ice golem", "pink bunny", "silver shield", "orange fox",
-    "red car", "pine tree", "rocket", "golden key",  # the last: a subject it does not know (subject_matched false)
+    "red car", "pine tree", "rocket", "stone cottage", "golden key", "red heart", "blue star",
+    "golden teapot",  # a subject it does not know: its creature, and subject_matched false
 ]
 SIZES = (16, 32, 64)
 SHOWN = 128  # every sprite is shown this big, whatever its size

@@ -1,4 +1,5 @@
-"""What the offline model knows: a few shapes for many words (trees, rockets, cars), the same bytes
+"""What the offline model knows: a few shapes for many words (trees, rockets, cars, houses, keys,
+hearts, stars), the same bytes
 as before for everything it drew before, and an answer that says when it did not know the subject."""
 import hashlib
 import re
@@ -9,8 +10,8 @@ import pytest
 from generation.providers.procedural import KNOWN_SUBJECTS, draw_sprite, knows_subject
 from generation.sprites import png_bytes
 
-# sha256 of the 32 px PNG with no seed, recorded before trees, rockets and cars were added: the
-# contact sheet's prompts (docs/contact_sheet.png) and two it does not know.
+# sha256 of the 32 px PNG with no seed, recorded before the new shapes were added: the contact
+# sheet's first twelve prompts (docs/contact_sheet.png) and two it does not know.
 DRAWN_BEFORE = {
     "green slime": "6de4b4e8ebf042acf6f7f4e455df4bb896a6b74eccab5cfc46d1d5feb34e56e4",
     "red dragon": "445d7de2e1e54de73eed6936b641f3d105815c25ea191d5e42e507fba2a78672",
@@ -24,7 +25,7 @@ DRAWN_BEFORE = {
     "pink bunny": "74d38ddfe36ccb57a41a6f5c2aafbd3c5adfc58801f4bb6b69cfc0e2935e4fcc",
     "silver shield": "cc9d0dd5f28a18fe11d3bf8cc19ea436b94a8160a0765022511b0d7bd0ce0845",
     "orange fox": "8d5e7504819859382a3bc9970aaddd12546ad24782e84dd93b3937893dc37334",
-    "golden key": "03bfe634666343f4d77f897459e5cacfdfd0c098f86a37ec08164b062a0329db",
+    "a flying teapot": "4a88fa34e96e3b6649ef2105c9f400962e8ace1790d7083cd37757937434a321",
     "hello world": "80ff0ee067c73ac980b5f843102a5c8ced5e9c4a3d37aa12a38acc59ba0cf96b",
 }
 
@@ -37,7 +38,8 @@ def test_it_draws_what_it_drew_before_byte_for_byte(prompt):
 @pytest.mark.parametrize("prompt, known", [
     ("a red car", True), ("blue trucks", True), ("a tree", True), ("pine tree in snow", True), ("green bush", True),
     ("spaceship", True), ("rocket", True), ("red dragon", True), ("golden sword", True), ("wizard", True),
-    ("golden key", False), ("a flying teapot", False), ("red", False), ("hello world", False),
+    ("golden key", True), ("house", True), ("red hearts", True), ("gold star", True),
+    ("a flying teapot", False), ("red", False), ("hello world", False), ("starship", True),
 ])
 def test_it_knows_which_subjects_it_draws_as_such(prompt, known):
     assert knows_subject(prompt) is known
@@ -47,7 +49,8 @@ def silhouette(prompt: str) -> np.ndarray:
     return np.asarray(draw_sprite(prompt, size=32))[..., 3] > 0
 
 
-@pytest.mark.parametrize("prompt", ["a red car", "a red tree", "a red rocket", "a red pine", "a red bush"])
+@pytest.mark.parametrize("prompt", ["a red car", "a red tree", "a red rocket", "a red pine", "a red bush",
+                                    "a red house", "a red key", "a red heart", "a red star"])
 def test_new_subjects_are_their_own_shapes_not_the_creature(prompt):
     creature = silhouette("a red teapot")  # unknown: the creature, in red
 

@@ -22,8 +22,11 @@ from collections.abc import Callable
 from PIL import Image
 
 from .creatures import draw_blob, draw_creature
-from .props import draw_chest, draw_coin, draw_gem, draw_mushroom, draw_polearm, draw_potion, draw_shield, draw_sword
-from .scenery import draw_car, draw_rocket, draw_tree
+from .props import (
+    draw_chest, draw_coin, draw_gem, draw_heart, draw_key, draw_mushroom, draw_polearm, draw_potion, draw_shield,
+    draw_star, draw_sword,
+)
+from .scenery import draw_car, draw_house, draw_rocket, draw_tree
 from .sketch import DRAFT_VIEW, Sketch
 from .words import TRAITS, Palette, palette_for
 
@@ -47,6 +50,10 @@ _FAMILIES: list[tuple[set[str], Callable[[Sketch, Palette, set[str]], None]]] = 
       "plant", "fern", "sapling"}, draw_tree),
     ({"rocket", "spaceship", "spacecraft", "starship", "shuttle"}, draw_rocket),
     ({"car", "truck", "vehicle", "van", "jeep", "bus", "taxi", "racecar", "automobile", "wagon", "kart"}, draw_car),
+    ({"house", "home", "hut", "cottage", "cabin", "shack", "building"}, draw_house),
+    ({"key"}, draw_key),
+    ({"heart"}, draw_heart),
+    ({"star"}, draw_star),
 ]
 # The words that pick a shape (README: what the offline model draws), and every word the offline
 # model draws as what it names: those, and the creatures that have traits of their own.

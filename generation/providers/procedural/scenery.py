@@ -1,4 +1,4 @@
-"""Bigger things, each one shape for many words: a tree or bush, a rocket, a car."""
+"""Bigger things, each one shape for many words: a tree or bush, a rocket, a car, a house."""
 from __future__ import annotations
 
 from .sketch import Sketch
@@ -62,3 +62,14 @@ def draw_car(sk: Sketch, pal: Palette, keys: set[str]) -> None:
     sk.paint(sk.ellipse(wheel_x, 0.78, wheel_r, wheel_r), sk.ink((44, 42, 52)))
     sk.paint(sk.ellipse(wheel_x, 0.78, wheel_r * 0.4, wheel_r * 0.4), sk.ink(SILVER, False))
     sk.dot(length - sk.cell, 0.64, sk.ink(GLINT, False))  # the lamps
+
+
+def draw_house(sk: Sketch, pal: Palette, keys: set[str]) -> None:
+    """A house from the front: walls, a pitched roof, a door and two windows."""
+    rng = sk.rng
+    walls, roof = sk.ink(pal.main_or((226, 210, 170))), sk.ink(pal.accent or (170, 70, 50))
+    width, eaves = rng.uniform(0.32, 0.36), rng.uniform(0.44, 0.5)
+    sk.paint(sk.ellipse(0, (eaves + 0.92) / 2, width, (0.92 - eaves) / 2 + 0.02, 10), walls)
+    sk.paint(sk.limb(0, rng.uniform(0.1, 0.16), 0, eaves + 0.04, 0, width + 0.08), roof, where=sk.y <= eaves + 0.04)
+    sk.paint(sk.ellipse(0, 0.82, rng.uniform(0.06, 0.08), 0.11, 4), sk.ink(WOOD))
+    sk.paint(sk.ellipse(width * 0.58, eaves + 0.16, 0.065, 0.06, 6), sk.ink(GLASS, False))
