@@ -7,11 +7,18 @@ outline), at 16, 32 and 64 px, scaled up with nearest-neighbour on a checkerboar
 """
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+# The art lives under generation.providers, whose package loads the app's models: configure Django first.
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sprite_backend.settings")
+os.environ.setdefault("DEBUG", "true")
+import django  # noqa: E402
+
+django.setup()
 
 from PIL import Image, ImageDraw, ImageFont  # noqa: E402
 
@@ -21,6 +28,8 @@ from generation.sprites import make_sprite  # noqa: E402
 PROMPTS = [
     "green slime", "red dragon", "golden sword", "blue potion", "skeleton warrior", "purple mushroom",
     "treasure chest", "fire elemental", "ice golem", "pink bunny", "silver shield", "orange fox",
+    "red car", "pine tree", "rocket", "stone cottage", "golden key", "red heart", "blue star",
+    "golden teapot",  # a subject it does not know: its creature, and subject_matched false
 ]
 SIZES = (16, 32, 64)
 SHOWN = 128  # every sprite is shown this big, whatever its size

@@ -17,7 +17,7 @@ from django.db.models import (
     Aggregate, BooleanField, Count, DecimalField, ExpressionWrapper, FloatField, Max, Min, OuterRef, Q, QuerySet, Subquery, Sum,
     Value,
 )
-from django.db.models.functions import Coalesce, TruncDay, TruncHour, TruncWeek
+from django.db.models.functions import Coalesce, TruncDay, TruncHour, TruncMinute, TruncWeek
 
 from .models import GenerationAttempt, GenerationRequest
 
@@ -106,8 +106,11 @@ class Resolution:
 
 
 def resolution(first: datetime | None, last: datetime | None) -> Resolution:
-    """Hours for two days, days for a quarter, weeks beyond: a chart of tens of bars, not thousands."""
+    """Minutes under two hours, hours for two days, days for a quarter, weeks beyond: a chart of tens
+    of bars, not thousands, nor one bar for a first hour of use."""
     span = (last - first) if first and last else timedelta(0)
+    if span < timedelta(hours=2):
+        return Resolution("minute", TruncMinute, timedelta(minutes=1))
     if span <= timedelta(days=2):
         return Resolution("hour", TruncHour, timedelta(hours=1))
     if span <= timedelta(days=92):

@@ -47,6 +47,8 @@ def _throttle_rate(name: str, default: str) -> str:
 
 
 DEBUG = _strict_bool("DEBUG", False)
+# `manage.py demo_token` (DEBUG only) keeps the demo token here, so that it is the same on every `make run`.
+DEMO_TOKEN_FILE = BASE_DIR / ".demo_token"
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
     if not DEBUG:
@@ -194,6 +196,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Files a browser asks for at the site's root (/favicon.ico), served by WhiteNoise like static files.
+WHITENOISE_ROOT = BASE_DIR / "generation" / "site_root"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

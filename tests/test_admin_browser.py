@@ -82,15 +82,15 @@ def test_it_updates_the_worst_case_wait_as_the_admin_types(page):
     assert (figure(page, "per-model"), figure(page, "calls")) == ("0 s", "1")  # disabled: no retries
 
 
-def test_it_applies_the_standard_preset_to_the_next_api_request(page, live_server, superuser, settings, shots,
+def test_it_applies_the_balanced_preset_to_the_next_api_request(page, live_server, superuser, settings, shots,
                                                                  timeline):
     # `timeline`: the generator's waits and the pacer's clock move a fake clock instead of sleeping.
     with FakeOpenAI(limit=0, retry_after=False, ratelimit_headers=False) as upstream:  # every call: 429
         settings.OPENAI_BASE_URL = upstream.base_url
         page.fill("#id_model", "openai/gpt-image-2")
         page.fill("#id_max_wait", "600")  # room for every retry: the budget is not under test here
-        page.click('button[name="_preset"][value="standard"]')
-        page.wait_for_selector("text=Applied the Standard preset.")
+        page.click('button[name="_preset"][value="balanced"]')
+        page.wait_for_selector("text=Applied the Balanced preset.")
         assert page.input_value("#id_max_retries") == "5"
         assert page.input_value("#id_retry_delay") == "2.0"
         assert figure(page, "total") == "62 s"
@@ -143,7 +143,6 @@ def test_it_charts_the_requests_on_the_statistics_page(page, superuser, shots):
     assert page.locator("#generation-stats .generation-card .value").first.inner_text() == "400"
     assert page.locator("svg rect.succeeded").count() > 20
     assert page.locator("svg rect.failed").count() > 0
-    page.click("#toggle-nav-sidebar")  # room for every column of the list
     page.evaluate("window.scrollTo(0, 0)")
     # The first screen only: below it come the 100 rows of the list, which the picture is not about.
     page.screenshot(path=str(shots / "admin_stats.png"))

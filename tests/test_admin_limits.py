@@ -58,3 +58,26 @@ def test_model_states_report_the_admin_limit_or_the_learned_one(pacer):
     assert set(states) == {MODEL, "openai/gpt-image-1"}  # the offline model has no quota
     assert (states[MODEL].limit, states[MODEL].source, states[MODEL].remaining) == (3, "admin", 3)
     assert (states["openai/gpt-image-1"].limit, states["openai/gpt-image-1"].source) == (None, "")
+
+
+def test_the_empty_list_says_what_to_enter_and_where_to_find_it(admin_client):
+    page = admin_client.get(LIST).content.decode()
+
+    assert 'id="generation-limits-hint"' in page
+    assert "requests per minute your account" in page and "docs/RATE_LIMITS.md" in page
+
+
+def test_the_form_says_what_each_field_takes(admin_client):
+    page = admin_client.get(ADD).content.decode()
+
+    assert "e.g. openai/gpt-image-2 or azure/my-deployment" in page
+    assert "one image is one request" in page and "usage tier" in page
+
+
+def test_the_rate_limits_guide_exists_where_the_admin_points():
+    from pathlib import Path
+
+    guide = (Path(__file__).resolve().parent.parent / "docs" / "RATE_LIMITS.md").read_text()
+
+    assert "check your account's limits page" in guide.lower()
+    assert "Azure OpenAI quotas and limits" in guide  # where the one quoted figure comes from

@@ -227,7 +227,7 @@ def test_it_shows_no_retirement_note_for_current_models(admin_client, today):
 
 # --- presets and reset ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("preset, retries, delay", [("free", 3, 1.0), ("standard", 5, 2.0), ("heavy", 7, 3.0)])
+@pytest.mark.parametrize("preset, retries, delay", [("fast", 3, 1.0), ("balanced", 5, 2.0), ("patient", 7, 3.0)])
 def test_it_applies_a_preset(admin_client, preset, retries, delay):
     response = post(admin_client, _preset=preset)
     assert response.status_code == 302
@@ -235,16 +235,16 @@ def test_it_applies_a_preset(admin_client, preset, retries, delay):
 
 
 def test_it_keeps_the_other_fields_when_applying_a_preset(admin_client):
-    post(admin_client, _preset="standard", max_wait=90, max_retries=9)
+    post(admin_client, _preset="balanced", max_wait=90, max_retries=9)
     assert (stored().max_retries, stored().retry_delay, stored().max_wait) == (5, 2.0, 90)
 
 
 def test_it_logs_the_preset_in_the_history(admin_client):
-    post(admin_client, _preset="heavy")
+    post(admin_client, _preset="patient")
     entry = LogEntry.objects.get()
-    assert entry.get_change_message() == "Applied the Heavy preset: max retries 7, retry delay 3 s."
+    assert entry.get_change_message() == "Applied the Patient preset: max retries 7, retry delay 3 s."
     history = admin_client.get(reverse("admin:generation_generationsettings_history", args=[1]))
-    assert "Applied the Heavy preset" in history.content.decode()
+    assert "Applied the Patient preset" in history.content.decode()
 
 
 def test_it_resets_every_field_to_the_environment(admin_client):
@@ -258,7 +258,7 @@ def test_it_resets_every_field_to_the_environment(admin_client):
 
 def test_it_offers_the_preset_and_reset_buttons_to_an_admin_who_may_change(admin_client):
     page = admin_client.get(URL).content.decode()
-    assert 'name="_preset" value="standard"' in page
+    assert 'name="_preset" value="balanced"' in page
     assert 'name="_reset"' in page
 
 
@@ -275,7 +275,7 @@ def test_it_shows_a_read_only_page_to_staff_with_view_permission_only(viewer):
 
 def test_it_refuses_changes_from_staff_with_view_permission_only(viewer):
     assert post(viewer, max_retries=5).status_code == 403
-    assert viewer.post(URL, {**BLANK, "_preset": "heavy"}).status_code == 403
+    assert viewer.post(URL, {**BLANK, "_preset": "patient"}).status_code == 403
     assert stored().max_retries is None
 
 
@@ -304,3 +304,12 @@ def test_it_applies_a_change_to_the_next_request_without_a_restart(admin_client)
     post(admin_client, max_retries=8)
     assert effective_settings().max_retries == 8
     assert effective_settings().sources["max_retries"] == "admin"
+
+
+def test_the_presets_are_named_for_what_they_do_not_for_a_providers_tiers(admin_client):
+    page = admin_client.get(URL).content.decode()
+
+    assert all(f"{label}: {retries} retries" in page for label, retries in
+               [("Fail fast", 3), ("Balanced", 5), ("Patient", 7)])
+    assert "not a\n        provider's usage tiers" in page or "not a provider's usage tiers" in " ".join(page.split())
+    assert not any(f">{tier}:" in " ".join(page.split()) for tier in ("Free", "Standard", "Heavy"))

@@ -80,7 +80,7 @@ def test_it_shows_spend_per_token(admin_client, spend_rows):
 
     assert "Spend (USD)" in html
     assert ">0.0120<" in html and ">0.0300<" in html  # plugin-a, plugin-b
-    assert html.count('class="field-spend">-<') == 1  # the idle token: nothing spent, not 0
+    assert html.count('class="field-spend">–<') == 1  # the idle token: nothing spent, not 0
 
 
 def test_it_sorts_tokens_by_spend(admin_client, spend_rows):

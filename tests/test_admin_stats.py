@@ -165,6 +165,15 @@ def test_it_charts_requests_per_hour_stacked_by_outcome(admin_client, fixture_ro
     assert "2026-11-20 12:00: 0 succeeded, 2 failed, 1 pending" in page
 
 
+def test_it_charts_a_first_hour_per_minute(admin_client, admin_user):
+    make_requests([("succeeded", GPT, 100, 0, 1, False, 0, "", 0), ("failed", GPT, 100, 0, 1, False, 0, "x", 1)],
+                  admin_user)
+    figures, page = stats_of(admin_client)
+    assert figures["timeline_unit"] == "minute"
+    assert len(figures["timeline"]) == 61
+    assert "Requests per minute" in page
+
+
 def test_it_charts_per_day_over_a_longer_span(admin_client, admin_user):
     make_requests([("succeeded", GPT, 100, 0, 1, False, 0, "", 0), ("failed", GPT, 100, 0, 1, False, 0, "x", 24 * 5)],
                   admin_user)
@@ -244,4 +253,4 @@ def test_it_lists_the_start_of_each_prompt(admin_client, admin_user):
     page = admin_client.get(URL).content.decode()
 
     cells = re.findall(r'<td class="field-prompt_start">(.*?)</td>', page)
-    assert cells == ["a very long prompt about a small green…"]
+    assert cells == ["a very long prompt abou…"]

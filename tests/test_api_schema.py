@@ -4,8 +4,11 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
+from django.contrib.auth import get_user_model
 from django.test import Client
 from openapi_spec_validator import validate
+
+from generation.models import ApiToken
 
 pytestmark = pytest.mark.django_db
 
@@ -94,3 +97,51 @@ def test_the_schema_bounds_a_requests_own_budgets_as_validation_does(schema):
 
     assert (fields["timeout"]["minimum"], fields["timeout"]["maximum"]) == (1, 900)
     assert (fields["max_wait"]["minimum"], fields["max_wait"]["maximum"]) == (0, 600)
+
+
+@pytest.mark.parametrize("path", ["/v1/generate", "/v1/images/generations"])
+def test_the_example_bodies_are_ones_the_api_accepts(schema, api, path):
+    examples = schema["paths"][path]["post"]["requestBody"]["content"]["application/json"]["examples"]
+    body = next(iter(examples.values()))["value"]
+
+    response = api.post(path, body, format="json")
+
+    assert response.status_code == 200, response.content
+    assert body["prompt"].isprintable() and abs(body.get("seed", 0)) < 2**53  # readable, and exact in JavaScript
+
+
+@pytest.mark.browser
+def test_a_new_user_can_authorize_and_generate_from_the_docs_page(browser, live_server, transactional_db):
+    user = get_user_model().objects.create_user("docs-reader")
+    _, key = ApiToken.objects.create_key(user=user, name="docs")
+    page = browser.new_page()
+    try:
+        page.goto(f"{live_server.url}/v1/docs/")
+        page.click("button.authorize", timeout=15000)
+        page.fill(".modal-ux input", key)
+        page.click(".modal-ux button.authorize")
+        page.click(".modal-ux button.btn-done")
+        operation = page.locator(".opblock-post", has=page.locator('[data-path="/v1/generate"]'))
+        operation.locator(".opblock-summary").click()
+        operation.locator("button.try-out__btn").click()
+        operation.locator("button.execute").click()
+        status = operation.locator(".live-responses-table .response .response-col_status").first
+        status.wait_for(timeout=30000)
+        shown, body = status.inner_text().strip(), operation.locator(".live-responses-table .microlight").first.inner_text()
+    finally:
+        page.close()
+
+    assert shown == "200", body
+    assert '"status": "succeeded"' in body
+
+
+def test_the_readmes_generate_table_lists_every_field_the_api_takes():
+    from pathlib import Path
+
+    from generation.api.serializers import GenerateSerializer
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    table = readme.split("### `POST /v1/generate`", 1)[1].split("\n\n", 2)[1]
+    rows = {re.match(r"\| `(\w+)` \|", line).group(1) for line in table.splitlines() if line.startswith("| `")}
+
+    assert rows == set(GenerateSerializer().fields)

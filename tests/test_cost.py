@@ -130,3 +130,19 @@ def test_it_leaves_an_unreadable_answer_unknown(api, upstream, configure):
     assert api.post("/v1/generate", {"prompt": "coin"}, format="json").status_code == 502
 
     assert GenerationAttempt.objects.get().cost_usd is None and GenerationRequest.objects.get().cost_usd is None
+
+
+def test_the_admin_shows_the_cost_of_a_request_and_of_each_attempt(admin_client, api, upstream, configure):
+    import re
+
+    configure(model=GPT, retry_delay=0.1)
+    upstream.fail_first = 1  # a 500, priced at 0, then a priced answer
+    row_id = api.post("/v1/generate", {"prompt": "green slime"}, format="json").json()["id"]
+    row = GenerationRequest.objects.get()
+
+    page = admin_client.get(f"/admin/generation/generationrequest/{row_id}/change/").content.decode()
+
+    cells = [re.sub(r"<[^>]+>|\s", "", c) for c in re.findall(r'class="field-cost">(.*?)</td>', page, re.S)]
+    assert cells == ["0.0000", f"{row.cost_usd:.4f}"]  # the attempts, in order
+    on_the_request = re.search(r'field-cost">.*?<label>Cost \(USD\):</label>\s*<div class="readonly">([^<]*)<', page, re.S)
+    assert on_the_request.group(1) == f"{row.cost_usd:.4f}"

@@ -1,6 +1,7 @@
 """Credentials and model strings: a missing or rejected key moves to the next model at once and is
 named when no model is left; a model LiteLLM cannot use moves on too; attempt rows keep the
 provider's message without secrets; bad model strings are caught at start-up and by `check`."""
+import re
 import subprocess
 import sys
 
@@ -152,3 +153,46 @@ def test_the_admin_shows_each_attempts_message(admin_client, api, upstream, conf
     page = admin_client.get(f"/admin/generation/generationrequest/{row_id}/change/").content.decode()
 
     assert "Incorrect API key provided: ***" in page
+
+
+def test_a_missing_key_is_recorded_as_not_sent_not_as_an_http_500(admin_client, api, upstream, configure, no_key):
+    configure(model=PRIMARY, fallback_models=OFFLINE)
+    row_id = generate(api).json()["id"]
+
+    first = GenerationAttempt.objects.order_by("number").first()
+    page = admin_client.get(f"/admin/generation/generationrequest/{row_id}/change/").content.decode()
+
+    assert (first.outcome, first.http_status) == ("auth_failed", None)
+    shown = [re.sub(r"<[^>]+>|\s", "", cell) for cell in re.findall(r'class="field-http">(.*?)</td>', page, re.S)]
+    assert shown == ["notsent", "200"]
+
+
+SETTINGS_PAGE = "/admin/generation/generationsettings/1/change/"
+
+
+def test_the_admin_warns_that_no_key_is_set_for_a_configured_model(admin_client, configure, no_key):
+    configure(model=PRIMARY, fallback_models=OFFLINE)
+
+    page = admin_client.get(SETTINGS_PAGE).content.decode()
+
+    assert "Credentials missing" in page
+    assert f"no API key is set for {PRIMARY}: set OPENAI_API_KEY" in page
+
+
+def test_the_admin_says_nothing_of_keys_when_they_are_set(admin_client, configure):
+    configure(model=PRIMARY, fallback_models=OFFLINE)
+
+    assert "Credentials missing" not in admin_client.get(SETTINGS_PAGE).content.decode()
+
+
+def test_check_warns_that_the_environments_model_has_no_key(settings):
+    settings.OPENAI_API_KEY = ""
+    settings.SPRITE_GENERATION_DEFAULTS = {**settings.SPRITE_GENERATION_DEFAULTS, "model": PRIMARY,
+                                           "fallback_models": ("gemini/imagen-4.0-generate-001", OFFLINE)}
+
+    from generation.checks import check_generation_defaults
+
+    warnings = [p for p in check_generation_defaults(None) if p.id == "generation.W003"]
+
+    assert [w.msg.split(":")[0] for w in warnings] == ["SPRITE_LITELLM_MODEL", "SPRITE_LITELLM_FALLBACK_MODELS"]
+    assert "set OPENAI_API_KEY" in warnings[0].msg and "GEMINI_API_KEY" in warnings[1].msg

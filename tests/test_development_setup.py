@@ -1,5 +1,5 @@
 """After `make run`'s set-up, the worker and every manage.py command work in the same development
-configuration with no variables; each run's demo token replaces the last one."""
+configuration with no variables; the demo token is the same on every run."""
 import os
 import re
 import shutil
@@ -13,6 +13,7 @@ import pytest
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
+from generation.models import ApiToken
 from tests.dev_processes import ROOT, manage, project_env, stop
 
 VENV = Path(sys.executable).parent.parent
@@ -24,18 +25,56 @@ def demo_token(capsys) -> str:
     return re.search(r"export TOKEN=(\S+)", capsys.readouterr().out).group(1)
 
 
-@pytest.mark.django_db
-def test_each_demo_token_replaces_the_last(capsys, settings):
+def status_with(token: str) -> int:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return client.get("/v1/metrics").status_code
+
+
+@pytest.fixture
+def demo_settings(settings, tmp_path):
     settings.DEBUG = True
+    settings.DEMO_TOKEN_FILE = tmp_path / ".demo_token"
+    return settings
+
+
+@pytest.mark.django_db
+def test_the_demo_token_is_the_same_on_every_run(capsys, demo_settings):
     first, second = demo_token(capsys), demo_token(capsys)
 
-    def status(token: str) -> int:
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-        return client.get("/v1/metrics").status_code
+    assert first == second
+    assert status_with(second) == 200
+    assert demo_settings.DEMO_TOKEN_FILE.stat().st_mode & 0o077 == 0  # its owner's alone, like .env
 
-    assert first != second
-    assert (status(first), status(second)) == (401, 200)
+
+@pytest.mark.django_db
+def test_a_revoked_demo_token_is_replaced_by_a_new_one(capsys, demo_settings):
+    first = demo_token(capsys)
+    ApiToken.objects.filter(prefix=first.partition(".")[0]).update(revoked=True)  # an admin revoked it
+
+    second = demo_token(capsys)
+
+    assert second != first
+    assert (status_with(first), status_with(second)) == (401, 200)
+
+
+@pytest.mark.django_db
+def test_the_demo_token_survives_a_fresh_database(capsys, demo_settings):
+    first = demo_token(capsys)
+    ApiToken.objects.all().delete()
+
+    assert demo_token(capsys) == first
+    assert status_with(first) == 200
+
+
+@pytest.mark.django_db
+def test_a_damaged_token_file_gives_a_new_working_token(capsys, demo_settings):
+    demo_settings.DEMO_TOKEN_FILE.write_text("not a token\n")
+
+    token = demo_token(capsys)
+
+    assert status_with(token) == 200
+    assert demo_settings.DEMO_TOKEN_FILE.read_text().strip() == token
 
 
 @pytest.fixture
@@ -43,7 +82,7 @@ def fresh_checkout(tmp_path) -> Path:
     """The project's files in a folder of their own, using this venv, as a developer's clone would be."""
     project = tmp_path / "project"
     shutil.copytree(ROOT, project, ignore=shutil.ignore_patterns(
-        ".venv", ".git", ".env", "*.sqlite3*", "__pycache__", ".pytest_cache", "staticfiles", "docs", "bench"))
+        ".venv", ".git", ".env", ".demo_token*", "*.sqlite3*", "__pycache__", ".pytest_cache", "staticfiles", "docs", "bench"))
     return project
 
 
@@ -66,6 +105,28 @@ def test_make_setup_writes_env_once_and_manage_py_then_needs_no_variables(fresh_
     make(".env", cwd=fresh_checkout, env=env)
     assert (fresh_checkout / ".env").read_text().endswith("# mine\n")  # a developer's edits stay
     assert "no issues" in manage("check", env=env, cwd=fresh_checkout)
+
+
+AUTHENTICATES = """
+import sys
+from django.test import Client
+print(Client(HTTP_HOST="127.0.0.1").get("/v1/metrics", HTTP_AUTHORIZATION="Bearer " + sys.stdin.read().strip()).status_code)
+"""
+
+
+def test_make_setup_twice_prints_the_same_working_token(fresh_checkout):
+    env = project_env()
+    env.pop("REDIS_URL", None)
+
+    outputs = [make("setup", cwd=fresh_checkout, env=env) for _ in range(2)]
+
+    first, second = (re.search(r"export TOKEN=(\S+)", out).group(1) for out in outputs)
+    assert first == second
+    assert all(out.count(first) == 1 for out in outputs)  # printed once per run, and nowhere else
+    done = subprocess.run([sys.executable, "manage.py", "shell", "-c", AUTHENTICATES], cwd=fresh_checkout, env=env,
+                          input=second, capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip().splitlines()[-1] == "200", done.stderr
+    assert second not in done.stderr
 
 
 def test_make_worker_without_redis_says_what_to_set(fresh_checkout):

@@ -213,3 +213,21 @@ def test_it_keeps_the_requests_own_budgets_with_it(api):
     assert response.status_code == 200
     row = GenerationRequest.objects.get()
     assert (row.options["timeout"], row.options["max_wait"]) == (30.0, 2.5)
+
+
+@pytest.mark.parametrize("prompt, matched", [("a red car", True), ("green slime", True), ("a flying teapot", False)])
+def test_the_offline_model_says_whether_it_knew_the_subject(api, prompt, matched):
+    response = api.post("/v1/generate", {"prompt": prompt, "size": 16}, format="json")
+
+    assert response.status_code == 200
+    assert response.json()["subject_matched"] is matched
+    assert api.get(f"/v1/generations/{response.json()['id']}").json()["subject_matched"] is matched
+
+
+def test_subject_matched_is_null_for_a_real_image_model(api, upstream, configure):
+    configure(model="openai/gpt-image-2")
+
+    response = api.post("/v1/generate", {"prompt": "a flying teapot", "size": 16}, format="json")
+
+    assert response.status_code == 200
+    assert response.json()["subject_matched"] is None

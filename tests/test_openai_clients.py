@@ -184,3 +184,11 @@ def test_the_poller_waits_out_a_429_by_its_retry_after(live_server, token_key, s
     # The first submit got 429 `throttled` with Retry-After: 60; the poller waited it out and resubmitted.
     assert done["status"] == "succeeded" and done["images"][0]["width"] == 16
     assert clock.sleeps == [60.0]
+
+
+def test_the_sdk_pin_docs_clients_names_is_the_one_in_requirements_dev():
+    root = Path(__file__).resolve().parent.parent
+    pin = f"openai=={openai.__version__}"
+
+    assert pin in (root / "requirements-dev.txt").read_text().split()
+    assert f"`requirements-dev.txt` (`{pin}`" in " ".join((root / "docs" / "clients.md").read_text().split())

@@ -7,7 +7,8 @@ from .. import stats
 from .formatting import duration_ms, percent
 
 CHART_WIDTH, CHART_HEIGHT, CHART_TICKS = 900, 150, 6
-TICK_FORMATS = {"hour": "%m-%d %H:%M", "day": "%Y-%m-%d", "week": "%Y-%m-%d"}
+MAX_BAR_WIDTH = 40  # a few buckets are a few bars, not slabs filling the chart
+TICK_FORMATS = {"minute": "%H:%M", "hour": "%m-%d %H:%M", "day": "%Y-%m-%d", "week": "%Y-%m-%d"}
 
 
 def summary(figures: dict) -> list[tuple[str, str, str]]:
@@ -38,7 +39,8 @@ def chart(buckets: list[stats.Bucket], unit: str) -> dict:
             y -= height
             if count:
                 segments.append({"kind": kind, "y": round(y, 2), "height": round(height, 2)})
-        bars.append({"x": round(index * slot + slot * 0.1, 2), "width": round(slot * 0.8, 2), "bucket": bucket,
+        width = min(slot * 0.8, MAX_BAR_WIDTH)
+        bars.append({"x": round(index * slot + (slot - width) / 2, 2), "width": round(width, 2), "bucket": bucket,
                      "segments": segments})
     every = max(1, math.ceil(len(buckets) / CHART_TICKS))
     ticks = [{"x": round((i + 0.5) * slot, 2), "label": f"{timezone.localtime(b.start):{TICK_FORMATS[unit]}}"}

@@ -1,4 +1,4 @@
-"""Every duration and percentage the admin shows, formatted in one place.
+"""Every duration, percentage and amount the admin shows, formatted in one place.
 
 `seconds` is also written in the settings page's script (static/generation/worst_case.js),
 which recomputes the figures as the admin types; tests run both on the same values.
@@ -8,6 +8,7 @@ once made 0.25 s read "0.2 s" from the server and "0.3 s" at the first keystroke
 """
 import math
 from datetime import datetime, timezone
+from decimal import Decimal
 
 
 def seconds(value: float) -> str:
@@ -31,6 +32,11 @@ def duration_ms(ms: float | None) -> str:
 
 def percent(ratio: float | None) -> str:
     return "–" if ratio is None else f"{ratio:.1%}"
+
+
+def usd(amount: Decimal | float | None) -> str:
+    """US dollars to four decimals (one image can cost 0.0110; the column says USD); unknown is a dash, never 0."""
+    return "–" if amount is None else f"{amount:.4f}"
 
 
 def utc_time(epoch: float | None) -> str:

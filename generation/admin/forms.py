@@ -31,11 +31,13 @@ class Preset:
     retry_delay: float
 
 
-# The seed's tiers, by expected traffic against the provider's limits.
+# Named for what they do: how long one model is retried when the provider gives no hint (worst-case
+# backoff 7 s, 62 s, 381 s). They set max retries and retry delay only; a provider's usage tier
+# is a rate limit, recorded under "Model rate limits" (docs/RATE_LIMITS.md).
 PRESETS = {
-    "free": Preset("Free", 3, 1.0),
-    "standard": Preset("Standard", 5, 2.0),
-    "heavy": Preset("Heavy", 7, 3.0),
+    "fast": Preset("Fail fast", 3, 1.0),
+    "balanced": Preset("Balanced", 5, 2.0),
+    "patient": Preset("Patient", 7, 3.0),
 }
 
 
@@ -73,6 +75,11 @@ def effective_help_texts(effective: EffectiveSettings) -> dict[str, SafeString]:
 
 def retirement_warnings(effective: EffectiveSettings, *, today: date) -> list[str]:
     return [w for m in effective.models if (w := retirement_warning(m, today=today))]
+
+
+def credential_warnings(effective: EffectiveSettings) -> list[str]:
+    """A configured model whose calls would fail for want of a key, said before a request fails."""
+    return [w for m in effective.models if (w := providers.credentials_problem(m))]
 
 
 def validate_model_string(model: str) -> None:

@@ -12,6 +12,13 @@ class ModelRateLimitForm(forms.ModelForm):
     class Meta:
         model = ModelRateLimit
         fields = ["model", "requests_per_minute"]
+        help_texts = {  # the form's, not the model's: help that changes needs no migration
+            "model": "The model string as in the generation settings, e.g. openai/gpt-image-2 or azure/my-deployment.",
+            "requests_per_minute": "What your account may send this model per minute; one image is one request. "
+                                   "OpenAI: your organisation's limits page, for your usage tier. Azure: the "
+                                   "deployment's quota (6 on the default quota of DALL-E 3 and GPT-image-1). "
+                                   "See docs/RATE_LIMITS.md.",
+        }
 
     def clean_model(self) -> str:
         model = self.cleaned_data["model"].strip()
@@ -25,6 +32,9 @@ class ModelRateLimitAdmin(admin.ModelAdmin):
     list_display = ["model", "requests_per_minute", "pacer_state", "updated_at"]
     search_fields = ["model"]
     actions = ["clear_pacer_state"]
+
+    class Media:
+        css = {"all": ["generation/admin.css"]}
 
     @admin.display(description="pacer now")
     def pacer_state(self, obj: ModelRateLimit) -> str:

@@ -11,17 +11,31 @@ from django.utils.html import format_html
 from .. import stats
 from ..models import GenerationAttempt, GenerationRequest
 from .charts import chart, summary
-from .formatting import duration_ms
+from .formatting import duration_ms, usd
 
-PROMPT_CHARS = 40  # enough to recognise a request; the whole prompt is on its page
+PROMPT_CHARS = 24  # enough to recognise a request, narrow enough for a laptop; the whole prompt is on its page
+
+
+# Outcomes LiteLLM decides before sending anything (no key set, a model it cannot route): no HTTP status.
+NOT_SENT = {GenerationAttempt.Outcome.AUTH_FAILED, GenerationAttempt.Outcome.MODEL_UNSUPPORTED}
 
 
 class AttemptInline(admin.TabularInline):
     model = GenerationAttempt
-    fields = readonly_fields = ["number", "started_at", "model", "outcome", "http_status", "error_code",
-                                "duration_ms", "wait_before_ms", "hint_ms", "message"]
+    fields = readonly_fields = ["number", "started_at", "model", "outcome", "http", "error_code",
+                                "duration_ms", "wait_before_ms", "hint_ms", "cost", "message"]
     extra = 0
     can_delete = False
+
+    @admin.display(description="HTTP status")
+    def http(self, obj: GenerationAttempt) -> str:
+        if obj.http_status is not None:
+            return str(obj.http_status)
+        return "not sent" if obj.outcome in NOT_SENT else "no answer"
+
+    @admin.display(description="cost (USD)")
+    def cost(self, obj: GenerationAttempt) -> str:
+        return usd(obj.cost_usd)
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -38,8 +52,9 @@ class AttemptInline(admin.TabularInline):
 class GenerationRequestAdmin(admin.ModelAdmin):
     """Append-only: the record of what each request cost, readable, never edited."""
 
-    list_display = ["time", "user", "status", "prompt_start", "model_used", "attempts", "retries", "fallback", "wait",
-                    "latency", "error"]
+    # Fits 1280 px beside the filters (tests/test_admin_layout_browser.py); attempts are on each request's page.
+    list_display = ["time", "user", "status", "prompt_start", "model_used", "retries", "fallback", "wait", "latency",
+                    "error"]
     list_filter = ["status", "model_used", "fallback_used", "error_code"]
     date_hierarchy = "created_at"
     search_fields = ["prompt"]
@@ -49,8 +64,8 @@ class GenerationRequestAdmin(admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ["id", "status", "created_at", "finished_at", "user", "token", "image"]}),
         ("Request", {"fields": ["prompt", "style", "size", "options", "idempotency_key"]}),
-        ("Outcome", {"fields": ["model_requested", "model_used", "attempts", "retries", "fallback_used", "wait",
-                                "latency", "error_code", "error_message", "retry_after"]}),
+        ("Outcome", {"fields": ["model_requested", "model_used", "attempts", "retries", "fallback", "wait",
+                                "latency", "cost", "error_code", "error_message", "retry_after"]}),
     ]
     readonly_fields = [f for _, options in fieldsets for f in options["fields"]]
 
@@ -80,7 +95,7 @@ class GenerationRequestAdmin(admin.ModelAdmin):
 
     @admin.display(description="time", ordering="created_at")
     def time(self, obj: GenerationRequest) -> str:
-        return f"{timezone.localtime(obj.created_at):%Y-%m-%d %H:%M}"
+        return f"{timezone.localtime(obj.created_at):%m-%d %H:%M}"  # the year is in the date filter above
 
     @admin.display(description="prompt")
     def prompt_start(self, obj: GenerationRequest) -> str:
@@ -88,9 +103,10 @@ class GenerationRequestAdmin(admin.ModelAdmin):
         prompt = " ".join(obj.prompt.split())
         return prompt if len(prompt) <= PROMPT_CHARS else prompt[:PROMPT_CHARS - 1].rstrip() + "…"
 
-    @admin.display(description="fallback", boolean=True, ordering="fallback_used")
-    def fallback(self, obj: GenerationRequest) -> bool:
-        return obj.fallback_used
+    @admin.display(description="fallback", ordering="fallback_used")
+    def fallback(self, obj: GenerationRequest) -> str:
+        # Words, not the admin's red cross: no fallback is the healthy case, not an error.
+        return "used" if obj.fallback_used else ""
 
     @admin.display(description="error", ordering="error_code")
     def error(self, obj: GenerationRequest) -> str:
@@ -103,6 +119,10 @@ class GenerationRequestAdmin(admin.ModelAdmin):
     @admin.display(description="latency", ordering="latency_ms")
     def latency(self, obj: GenerationRequest) -> str:
         return duration_ms(obj.latency_ms)
+
+    @admin.display(description="cost (USD)", ordering="cost_usd")
+    def cost(self, obj: GenerationRequest) -> str:
+        return usd(obj.cost_usd)
 
     @admin.display(description="image")
     def image(self, obj: GenerationRequest) -> str:

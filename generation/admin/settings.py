@@ -14,7 +14,8 @@ from ..models import GenerationSettings
 from ..quota import pacing
 from .formatting import pacer_row, seconds
 from .forms import (
-    PRESET_BUTTON, PRESETS, RESET_BUTTON, GenerationSettingsForm, display, effective_help_texts, retirement_warnings,
+    PRESET_BUTTON, PRESETS, RESET_BUTTON, GenerationSettingsForm, credential_warnings, display, effective_help_texts,
+    retirement_warnings,
 )
 
 SETTINGS_URL = "admin:generation_generationsettings_change"
@@ -111,6 +112,7 @@ class GenerationSettingsAdmin(admin.ModelAdmin):
             pacer_rows=[pacer_row(p.model, p.state) for p in pacing.model_states(effective.models)],
             pacer_reset_url=f"admin:{PACER_RESET_URL}",
             retirement_warnings=retirement_warnings(effective, today=self.today()),
+            credential_warnings=credential_warnings(effective),
             presets=[(key, p, seconds(policy.worst_case_backoff(p.max_retries, p.retry_delay)))
                      for key, p in PRESETS.items()],
             preset_button=PRESET_BUTTON, reset_button=RESET_BUTTON,
@@ -140,3 +142,5 @@ class GenerationSettingsAdmin(admin.ModelAdmin):
         for warning in retirement_warnings(effective_settings(obj), today=self.today()):
             # Prefixed: the admin capitalises a message's first letter, which would garble a model name.
             messages.warning(request, f"Model retirement: {warning}")
+        for warning in credential_warnings(effective_settings(obj)):
+            messages.warning(request, f"Credentials: {warning}")

@@ -7,7 +7,7 @@ Kept out of the views (OpenApiViewExtension), so that a view stays the code that
 from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiViewExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
-    OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view, inline_serializer,
+    OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view, inline_serializer,
 )
 from rest_framework import serializers
 
@@ -58,6 +58,12 @@ WHEN = {
 def errors(*statuses: int) -> dict:
     return {status: OpenApiResponse(Error, description=WHEN[status]) for status in statuses}
 
+# The body the docs page fills in for "Try it out": readable, and valid as it stands (without it,
+# Swagger UI makes one up from the bounds: a prompt generated from the regex and a 64-bit seed that
+# JavaScript rounds past the maximum, which answer 400).
+GENERATE_EXAMPLE = OpenApiExample("A green slime", request_only=True,
+                                  value={"prompt": "green slime", "style": "pixel", "size": 64, "seed": 42})
+
 # What generation/api/views.py accepts; anything else is a 400.
 IDEMPOTENCY_KEY = {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"^[\x21-\x7e]+$"}
 
@@ -70,6 +76,7 @@ GENERATE = extend_schema_view(post=extend_schema(
         "is worth it); poll that URL until `status` is `succeeded` or `failed`. A repeat with the same "
         "`Idempotency-Key` returns the first request: 202 while it runs, its answer once finished."),
     request=GenerateSerializer,
+    examples=[GENERATE_EXAMPLE],
     parameters=[
         OpenApiParameter("Idempotency-Key", IDEMPOTENCY_KEY, OpenApiParameter.HEADER,
                          description="1..255 visible ASCII characters. The same key and token return the first "
@@ -131,6 +138,8 @@ IMAGES = extend_schema_view(post=extend_schema(
     description="OpenAI's body, with our sprite fields as extra body fields; `model` names a style or is "
                 "ignored. Answers OpenAI's shape, errors included.",
     request=OpenApiTypes.OBJECT,
+    examples=[OpenApiExample("A green slime", request_only=True,
+                             value={"prompt": "green slime", "size": "64x64", "response_format": "b64_json"})],
     parameters=[OpenApiParameter("Idempotency-Key", IDEMPOTENCY_KEY, OpenApiParameter.HEADER),
                 retry_after(409, 429, 503)],
     responses={200: OpenApiTypes.OBJECT, **openai_errors(400, 401, 405, 409, 413, 422, 429, 502, 503, 504)},

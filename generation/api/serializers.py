@@ -3,6 +3,7 @@ import base64
 from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
+from .. import providers
 from ..models import GenerationRequest
 from ..styles import DEFAULT_STYLE, STYLES
 from ..tunables import BY_NAME, REQUEST_TIMEOUT_LOW
@@ -98,16 +99,27 @@ class GenerationSerializer(serializers.ModelSerializer):
     images = serializers.SerializerMethodField()
     # A number, not DRF's decimal string; null when no attempt could be priced.
     cost_usd = serializers.FloatField(read_only=True)
+    subject_matched = serializers.SerializerMethodField()
 
     class Meta:
         model = GenerationRequest
         fields = [
             "id", "status", "created_at", "finished_at", "prompt", "style", "size", "seed", "model",
             "model_requested", "attempts", "retries", "fallback_used", "wait_ms", "latency_ms", "cost_usd", "error", "images",
+            "subject_matched",
         ]
 
     def get_seed(self, obj: GenerationRequest) -> int | None:
         return obj.options.get("seed")
+
+    @extend_schema_field(serializers.BooleanField(allow_null=True, help_text=(
+        "The built-in offline model only: false when it did not know what the prompt names and drew a "
+        "creature in the prompt's colours instead (README: what the offline model draws). Null for any other "
+        "model, and until the request succeeded.")))
+    def get_subject_matched(self, obj: GenerationRequest) -> bool | None:
+        if obj.status != GenerationRequest.Status.SUCCEEDED:
+            return None
+        return providers.subject_matched(obj.model_used, obj.prompt)
 
     @extend_schema_field(inline_serializer("GenerationError", fields={
         "code": serializers.CharField(), "message": serializers.CharField()}, allow_null=True))

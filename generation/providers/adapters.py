@@ -59,3 +59,34 @@ ADAPTERS = {OFFLINE_PROVIDER: _offline, "openai": _openai}
 def request_for(model: str, *, prompt: str, size: int, seed: int | None, transparent: bool, style: Style) -> ModelRequest:
     adapter = ADAPTERS.get(provider_of(model), _generic)
     return adapter(model, prompt=prompt, size=size, seed=seed, transparent=transparent, style=style)
+
+
+def credentials_problem(model: str) -> str | None:
+    """Why a call to `model` would be refused before it is sent for want of credentials, or None.
+
+    OpenAI's key is ours to pass (settings); other providers read their own variables, and
+    LiteLLM knows which. A model LiteLLM cannot route has a warning of its own.
+    """
+    provider = model.partition("/")[0]
+    if provider == OFFLINE_PROVIDER:
+        return None
+    if provider == "openai":
+        return None if settings.OPENAI_API_KEY else f"no API key is set for {model}: set OPENAI_API_KEY"
+    try:
+        found = load_litellm().validate_environment(model=model)
+    except Exception:  # LiteLLM cannot route it, or cannot tell
+        return None
+    if found.get("keys_in_environment"):
+        return None
+    names = ", ".join(str(name) for name in found.get("missing_keys") or []) or "its provider's variables"
+    return f"no credentials are set for {model}: LiteLLM looks for {names} in the environment"
+
+
+def subject_matched(model: str, prompt: str) -> bool | None:
+    """For the offline model, whether it knows what the prompt names (else it drew a creature in the
+    prompt's colours); None for any other model, which draws whatever it is asked."""
+    if model.partition("/")[0] != OFFLINE_PROVIDER:
+        return None
+    from .procedural import knows_subject  # the art, loaded on first use
+
+    return knows_subject(prompt)

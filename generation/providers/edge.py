@@ -81,10 +81,10 @@ def classify(exc: Exception) -> Reply:
 
     if isinstance(exc, litellm.UnsupportedParamsError) or _UNROUTABLE in lowered:
         outcome = Outcome.MODEL_UNSUPPORTED  # this model, not the request: the next one may take it
-        cost = pricing.ZERO  # refused by LiteLLM before any call
+        cost, status = pricing.ZERO, None  # refused by LiteLLM before any call: no upstream answered
     elif any(words in lowered for words in _MISSING_CREDENTIALS):
         outcome = Outcome.AUTH_FAILED
-        cost = pricing.ZERO  # refused by LiteLLM before any call
+        cost, status = pricing.ZERO, None  # LiteLLM's own 500, raised before any call
     elif isinstance(exc, litellm.Timeout):
         outcome = Outcome.TIMEOUT
     elif isinstance(exc, litellm.RateLimitError):

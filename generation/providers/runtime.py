@@ -36,10 +36,19 @@ def load_litellm():
     return litellm
 
 
+# Providers whose `provider/name` strings LiteLLM always routes: ours, and OpenAI's. Answered
+# without importing LiteLLM, so that `manage.py check` (run by every manage.py command) stays
+# fast in the usual configurations; tests/test_credentials_and_models.py holds this to LiteLLM.
+PLAIN_PROVIDERS = (OFFLINE_PROVIDER, "openai")
+
+
 def routing_problem(model: str) -> str | None:
     """Why LiteLLM cannot route this model string, or None when it can (no call is made)."""
     if not model or any(ch.isspace() for ch in model):
         return f"{model!r} is not a model string: use provider/model, e.g. openai/gpt-image-2"
+    provider, _, name = model.partition("/")
+    if provider in PLAIN_PROVIDERS and name:
+        return None
     litellm = load_litellm()
     try:
         name, provider, *_ = litellm.get_llm_provider(model)

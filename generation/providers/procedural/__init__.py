@@ -22,9 +22,13 @@ from collections.abc import Callable
 from PIL import Image
 
 from .creatures import draw_blob, draw_creature
-from .props import draw_chest, draw_coin, draw_gem, draw_mushroom, draw_polearm, draw_potion, draw_shield, draw_sword
+from .props import (
+    draw_chest, draw_coin, draw_gem, draw_heart, draw_key, draw_mushroom, draw_polearm, draw_potion, draw_shield,
+    draw_star, draw_sword,
+)
+from .scenery import draw_car, draw_house, draw_rocket, draw_tree
 from .sketch import DRAFT_VIEW, Sketch
-from .words import Palette, palette_for
+from .words import TRAITS, Palette, palette_for
 
 _DEFAULT_SEED = 0
 _MAX_GRID = 32  # logical pixels across at large sizes; more would stop looking like pixel art
@@ -41,7 +45,32 @@ _FAMILIES: list[tuple[set[str], Callable[[Sketch, Palette, set[str]], None]]] = 
     ({"shield"}, draw_shield),
     ({"mushroom", "toadstool", "shroom"}, draw_mushroom),
     ({"slime", "blob", "jelly", "ooze", "goo"}, draw_blob),
+    # Last, so that a prompt an earlier family drew before still draws the same bytes.
+    ({"tree", "oak", "pine", "fir", "spruce", "conifer", "palm", "willow", "birch", "maple", "bush", "shrub", "hedge",
+      "plant", "fern", "sapling"}, draw_tree),
+    ({"rocket", "spaceship", "spacecraft", "starship", "shuttle"}, draw_rocket),
+    ({"car", "truck", "vehicle", "van", "jeep", "bus", "taxi", "racecar", "automobile", "wagon", "kart"}, draw_car),
+    ({"house", "home", "hut", "cottage", "cabin", "shack", "building"}, draw_house),
+    ({"key"}, draw_key),
+    ({"heart"}, draw_heart),
+    ({"star"}, draw_star),
 ]
+# The words that pick a shape (README: what the offline model draws), and every word the offline
+# model draws as what it names: those, and the creatures that have traits of their own.
+SHAPE_WORDS = frozenset().union(*(names for names, _ in _FAMILIES))
+KNOWN_SUBJECTS = SHAPE_WORDS | frozenset(TRAITS)
+
+
+def _words(prompt: str) -> tuple[list[str], set[str]]:
+    """The prompt's words, and the keys a family is looked up by ("swords" draws a sword)."""
+    words = re.findall(r"\w+", prompt.lower())
+    return words, set(words) | {w[:-1] for w in words if w.endswith("s")}
+
+
+def knows_subject(prompt: str) -> bool:
+    """Whether the prompt names something the offline model draws as such; otherwise it draws a
+    creature in the prompt's colours, and says so (`subject_matched: false` in the API's answer)."""
+    return bool(_words(prompt)[1] & KNOWN_SUBJECTS)
 
 
 def draw_sprite(prompt: str, *, size: int, seed: int | None = None) -> Image.Image:
@@ -52,8 +81,7 @@ def draw_sprite(prompt: str, *, size: int, seed: int | None = None) -> Image.Ima
     """
     if size < 1:
         raise ValueError("size must be at least 1")
-    words = re.findall(r"\w+", prompt.lower())
-    keys = set(words) | {w[:-1] for w in words if w.endswith("s")}  # "swords" draws a sword
+    words, keys = _words(prompt)
     shape_seed = _digest("shape", _DEFAULT_SEED if seed is None else seed, *words)
     palette = palette_for(words, random.Random(_digest("palette", *words)))
     draw = next((family for names, family in _FAMILIES if keys & names), draw_creature)

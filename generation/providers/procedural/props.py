@@ -1,5 +1,7 @@
-"""Things without a face: a mushroom, weapons, a potion, loot and a shield."""
+"""Things without a face: a mushroom, weapons, a potion, loot, a shield, a key, a heart and a star."""
 from __future__ import annotations
+
+import numpy as np
 
 from .colour import shade_ramp
 from .sketch import Sketch
@@ -121,3 +123,35 @@ def draw_shield(sk: Sketch, pal: Palette, keys: set[str]) -> None:
         sk.paint(sk.ellipse(0, 0.4, 0.22, 0.04, 6), rim, where=sk.x < w - inset * 2)
     else:
         sk.paint(sk.ellipse(0, 0.45, 0.1, 0.1), rim)
+
+
+def draw_key(sk: Sketch, pal: Palette, keys: set[str]) -> None:
+    """An old key standing up: a ring, a shaft, and a bit on each side (the drawing is mirrored)."""
+    rng = sk.rng
+    metal = sk.ink(pal.main_or(GOLD))
+    ring_r, ring_y = rng.uniform(0.15, 0.19), rng.uniform(0.2, 0.24)
+    sk.paint(sk.ellipse(0, ring_y, ring_r, ring_r), metal)
+    hole = sk.ellipse(0, ring_y, ring_r * 0.5, ring_r * 0.5) <= 1
+    sk.labels[hole] = 0  # the ring's hole shows what is behind it
+    sk.paint(sk.limb(0, ring_y + ring_r, 0, 0.94, 0.045, 0.045), metal)
+    for y in (0.78, 0.9)[: rng.choice((1, 2))]:
+        sk.paint(sk.limb(0, y, rng.uniform(0.12, 0.16), y, 0.04, 0.04), metal)
+
+
+def draw_heart(sk: Sketch, pal: Palette, keys: set[str]) -> None:
+    rng = sk.rng
+    lobe_r = rng.uniform(0.2, 0.23)
+    face = sk.ink(pal.main_or((214, 40, 60)))
+    sk.paint(sk.ellipse(lobe_r * 0.85, 0.36, lobe_r, lobe_r), face)
+    sk.paint(sk.limb(0, 0.88, lobe_r * 0.85, 0.4, 0, lobe_r), face)
+    sk.dot(lobe_r * 1.2, 0.3, sk.ink(GLINT, False))
+
+
+def draw_star(sk: Sketch, pal: Palette, keys: set[str]) -> None:
+    """A five-pointed star, one point up."""
+    rng = sk.rng
+    outer, inner, cy = rng.uniform(0.44, 0.48), rng.uniform(0.19, 0.23), 0.54
+    angle = np.arctan2(sk.x, cy - sk.y)  # 0 straight up, pi straight down; the drawing mirrors the rest
+    arm = (angle % (2 * np.pi / 5)) / (2 * np.pi / 5)
+    reach = inner + (outer - inner) * np.abs(1 - 2 * arm)
+    sk.paint(np.hypot(sk.x, sk.y - cy) / reach, sk.ink(pal.main_or(GOLD)))
