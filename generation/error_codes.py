@@ -26,7 +26,8 @@ ERRORS: dict[str, ErrorKind] = {
     # /v1/images/generations only: OpenAI clients cannot poll a 202, and their SDKs retry a 409.
     "request_in_progress": ErrorKind(409, "A request with this Idempotency-Key is still running."),
     "idempotency_key_reused": ErrorKind(422, "This Idempotency-Key was already used with a different body."),
-    "content_policy_violation": ErrorKind(422, "The provider refused this prompt."),
+    "content_policy_violation": ErrorKind(
+        422, "The image provider refused this prompt under its content policy; rephrase it and try again."),
     "throttled": ErrorKind(429, "Too many requests for this token."),
     "rate_limit_exceeded": ErrorKind(
         429, "The image provider is rate-limiting us; retries, fallbacks and the wait budget ran out.", transient=True),

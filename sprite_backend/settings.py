@@ -75,6 +75,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "generation.api.middleware.RequestIdMiddleware",
+    "generation.api.middleware.NulCharacterMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "generation.api.bodies.BodySizeLimitMiddleware",

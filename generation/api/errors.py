@@ -8,7 +8,8 @@ import logging
 import math
 
 from django import db
-from django.http import JsonResponse
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions
 from rest_framework.response import Response
@@ -77,6 +78,12 @@ def exception_handler(exc, context):
                                    retry_after=DATABASE_RETRY_AFTER),
                         status=ERRORS["service_unavailable"].status,
                         headers={"Retry-After": str(DATABASE_RETRY_AFTER)})
+    # Django's own two, as DRF's, so that they have a `detail` like the rest (DRF converts them
+    # for its response only; `?format=` naming no renderer raises Http404).
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
     response = drf_exception_handler(exc, context)
     if response is None:
         return None  # a bug: Django's handler500 answers in our shape
@@ -101,18 +108,19 @@ def exception_handler(exc, context):
 def not_found(request, exception=None, **kwargs):
     """Django's 404 handler, and the route for every path under /v1/ that no view serves (any method,
     in DEBUG too, where Django would answer its HTML page)."""
-    return _json_error("not_found")
+    return json_error("not_found")
 
 
 def server_error(request):
-    return _json_error("internal_error")
+    return json_error("internal_error")
 
 
 def bad_request(request, exception=None):
-    return _json_error("invalid_request")
+    return json_error("invalid_request")
 
 
-def _json_error(code: str) -> JsonResponse:
-    """Django's own error views, answered in the API's shape with the catalogue's status and message."""
+def json_error(code: str, message: str | None = None) -> JsonResponse:
+    """An answer in the API's shape, outside DRF (Django's error views, middleware): the catalogue's
+    status, and its message unless one is given."""
     kind = ERRORS[code]
-    return JsonResponse(error_body(code=code, message=kind.message), status=kind.status)
+    return JsonResponse(error_body(code=code, message=message or kind.message), status=kind.status)

@@ -12,6 +12,7 @@ model draws is the operator's setting, never the client's.
 """
 import base64
 import math
+import re
 
 from rest_framework import exceptions
 from rest_framework.response import Response
@@ -36,6 +37,8 @@ SPRITE_FIELDS = ("style", "colors", "transparent", "outline", "seed", "max_wait"
 IGNORED_FIELDS = ("user", "quality", "moderation", "output_compression")
 OPENAI_FIELDS = ("prompt", "n", "size", "response_format", "model", "background", "output_format", "stream")
 DEFAULT_SIZE = "64x64"
+# ASCII digits only: str.isdigit() and int() also take "²" (a 500) and Arabic-Indic "٦٤" (read as 64).
+_SIZE = re.compile(r"([0-9]{1,4})x([0-9]{1,4})")
 _EXTRAS = tuple(name for name in SPRITE_FIELDS if name in GenerateSerializer().fields)
 
 # OpenAI's error `type` by status: the names its SDKs give their exceptions.
@@ -55,14 +58,13 @@ def _square_size(value) -> int:
     """'64x64' -> 64; the range is GenerateSerializer's to check, so its message names the bounds."""
     if value == "auto":
         value = DEFAULT_SIZE
-    if not isinstance(value, str) or len(value) > 20:
-        raise _invalid("size", 'must be a string "WxH", for example "64x64"')
-    width, sep, height = value.partition("x")
-    if not sep or not width.isdigit() or not height.isdigit():
-        raise _invalid("size", 'must be a string "WxH", for example "64x64"')
+    match = _SIZE.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        raise _invalid("size", 'must be a string "WxH" in ASCII digits, for example "64x64"')
+    width, height = (int(side) for side in match.groups())
     if width != height:
         raise _invalid("size", f"sprites are square: {value!r} has a different width and height")
-    return int(width)
+    return width
 
 
 def generate_body(data) -> dict:

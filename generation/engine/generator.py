@@ -111,7 +111,7 @@ class Generator:
         limits = pacing.admin_limits(config.models) if config.enabled else {}
         outcomes: dict[str, str] = {}  # the last outcome of each model tried (admission refusals included)
         soonest: float | None = None  # the earliest a client could come back, after rate limits
-        decision, last_reply, called = Decision(Step.STOP), None, set()
+        decision, called = Decision(Step.STOP), set()
         style = STYLES[spec.style]
 
         for index, model in enumerate(config.models):
@@ -132,7 +132,6 @@ class Generator:
                         outcomes.get(model, Outcome.TIMEOUT)
                     break
                 reply, hint = self._call(row, model, request, key, slot, budgets, config)
-                last_reply = reply
                 called.add(model)
                 if reply.ok:
                     row.image_png = png_bytes(make_sprite(reply.image, size=spec.size, colors=spec.colors,
@@ -165,8 +164,7 @@ class Generator:
                 soonest = decision.retry_after if soonest is None else min(soonest, decision.retry_after)
             if decision.step is Step.STOP:
                 break
-        detail = last_reply.message if last_reply is not None and decision.step is Step.STOP else ""
-        self._fail(row, outcomes, decision, soonest, budgets, called, detail=detail)
+        self._fail(row, outcomes, decision, soonest, budgets, called)
 
     def _admit(self, row, model, key, rpm, budgets, config, more) -> tuple[Slot | None, Decision]:
         """Book this model's next call with the pacer, within the budgets, or decide not to call it."""
@@ -245,12 +243,12 @@ class Generator:
         row.retries = max(row.attempts - len(called), 0)
         row.wait_ms = policy.clamp_ms(budgets.waited)
 
-    def _fail(self, row, outcomes, decision, soonest, budgets, called, *, detail: str) -> None:
+    def _fail(self, row, outcomes, decision, soonest, budgets, called) -> None:
         code = policy.final_error(outcomes.values()) if outcomes else "upstream_timeout"
         row.status, row.error_code = Status.FAILED, code
-        # The provider's reason helps the user rephrase a refused prompt; other details are ours to read.
-        said = f" Provider said: {detail}" if detail and code == "content_policy_violation" else ""
-        row.error_message = message_of(code) + said
+        # Our own words only: a provider's message is hostile text (markup, another vendor's wording,
+        # our request echoed back); it stays on the attempt row for the admin, escaped there.
+        row.error_message = message_of(code)
         if code == "upstream_unavailable":  # name the cause: the operator's to fix, not a wait
             row.error_message = f"{row.error_message} {policy.unavailable_cause(outcomes)}."
         if code == "rate_limit_exceeded":
