@@ -272,8 +272,6 @@ if not SPRITE_GENERATION_DEFAULTS["model"]:
 # A row still queued or running this many seconds past its request's deadline was lost
 # (a killed worker, a lost job): it is finished as failed `interrupted` (generation/engine/reaper.py).
 SPRITE_INTERRUPT_GRACE = _bounded("SPRITE_INTERRUPT_GRACE", "float", 30.0, 0.0, 600.0)
-# What an `interrupted` answer tells the client to wait before retrying, seconds.
-SPRITE_INTERRUPTED_RETRY_AFTER = 10
 
 # `text` (default): `event key=value ...`; `json`: one JSON object per line with the same fields.
 LOG_FORMAT = env.str("LOG_FORMAT", default="text").strip().lower()

@@ -15,7 +15,7 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from ..error_codes import ERRORS
+from ..error_codes import ERRORS, retry_after_of
 from ..logfmt import http_request_id
 
 logger = logging.getLogger("generation")
@@ -65,19 +65,16 @@ def error_body(*, code: str, message: str, retry_after: int | None = None, reque
     return {"error": error, "request_id": str(request_id or http_request_id.get() or "")}
 
 
-# A client should come back after a database outage, not hammer it.
-DATABASE_RETRY_AFTER = 5
-
-
 def exception_handler(exc, context):
     if isinstance(exc, (db.OperationalError, db.InterfaceError)):
         # The database is unreachable (down, restarting, out of connections): the service
         # cannot answer, which is 503, not a bug (500).
         logger.error("database_unavailable", extra={"event": "database_unavailable", "error": type(exc).__name__})
+        # A client should come back after a database outage, not hammer it.
+        wait = retry_after_of("service_unavailable")
         return Response(error_body(code="service_unavailable", message=ERRORS["service_unavailable"].message,
-                                   retry_after=DATABASE_RETRY_AFTER),
-                        status=ERRORS["service_unavailable"].status,
-                        headers={"Retry-After": str(DATABASE_RETRY_AFTER)})
+                                   retry_after=wait),
+                        status=ERRORS["service_unavailable"].status, headers={"Retry-After": str(wait)})
     # Django's own two, as DRF's, so that they have a `detail` like the rest (DRF converts them
     # for its response only; `?format=` naming no renderer raises Http404).
     if isinstance(exc, Http404):

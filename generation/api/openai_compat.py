@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 from ..engine import services
 from ..engine.idempotency import IdempotencyKeyReused
 from ..engine.spec import SpriteSpec
-from ..error_codes import message_of, status_of
+from ..error_codes import message_of, retry_after_of, status_of
 from ..models import GenerationRequest
 from ..styles import STYLES
 from .errors import GenerationError, exception_handler
@@ -160,7 +160,7 @@ class ImagesGenerationsView(OpenAIView):
             # poll a 202; a 409 with Retry-After makes their SDK wait and ask again.
             code = "request_in_progress"
             raise GenerationError(status_code=status_of(code), code=code, message=message_of(code),
-                                  request_id=row.id, wait=1)
+                                  request_id=row.id, wait=retry_after_of(code))
         if row.status == Status.FAILED:
             raise GenerationError(status_code=status_of(row.error_code), code=row.error_code,
                                   message=row.error_message, request_id=row.id, wait=row.retry_after)

@@ -12,17 +12,13 @@ from ..config import effective_settings
 from ..engine import pacing, reaper, services
 from ..engine.spec import SpriteSpec
 from ..engine.idempotency import IdempotencyKeyReused
-from ..error_codes import message_of, status_of
+from ..error_codes import POLL_AFTER_SECONDS, message_of, status_of
 from ..models import GenerationRequest
 from ..styles import DEFAULT_STYLE, STYLES
 from .errors import GenerationError
 from .serializers import GenerateSerializer, GenerationSerializer
 
 Status = GenerationRequest.Status
-
-
-# When a client holding a 202 should first poll its Location: most sprites take about a second.
-POLL_AFTER_SECONDS = 1
 
 
 def _respond(row: GenerationRequest, *, accepted: bool = False) -> Response:
@@ -37,7 +33,7 @@ def _respond(row: GenerationRequest, *, accepted: bool = False) -> Response:
     return Response(GenerationSerializer(row).data, headers={"Location": location})
 
 
-IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")  # 1..255 visible ASCII (CONTRACT §3)
+IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")  # 1..255 visible ASCII (README: POST /v1/generate)
 
 
 def idempotency_key(request) -> str:

@@ -22,7 +22,7 @@ from django.utils import timezone
 from . import pacing, policy
 from .. import metrics, providers
 from ..config import EffectiveSettings, effective_settings
-from ..error_codes import message_of, status_of
+from ..error_codes import message_of, retry_after_of, status_of
 from ..models import GenerationAttempt, GenerationRequest
 from ..sprites import make_sprite, png_bytes
 from ..styles import STYLES
@@ -252,7 +252,7 @@ class Generator:
         if code == "upstream_unavailable":  # name the cause: the operator's to fix, not a wait
             row.error_message = f"{row.error_message} {policy.unavailable_cause(outcomes)}."
         if code == "rate_limit_exceeded":
-            row.retry_after = policy.retry_after_seconds(soonest if soonest is not None else 1.0)
+            row.retry_after = policy.retry_after_seconds(soonest) or retry_after_of(code)
             if not decision.at_admission:  # else admission_rejected said it
                 _log(logging.WARNING, "rate_limit_exceeded", row, model=row.model_used, attempts=row.attempts,
                      retry_after=row.retry_after)

@@ -26,7 +26,7 @@ from django.utils import timezone
 from rq.worker import Worker
 
 from ..config import effective_settings
-from ..error_codes import message_of
+from ..error_codes import message_of, retry_after_of
 from ..models import GenerationRequest
 from . import inflight, jobs
 from .jobs import JobState
@@ -71,7 +71,7 @@ def interrupt(request_ids, reason: Reason, *, now: datetime | None = None, **fie
             pk__in=list(request_ids), status__in=UNFINISHED).values_list("pk", flat=True)]
         GenerationRequest.objects.filter(pk__in=ids).update(
             status=Status.FAILED, error_code=INTERRUPTED, error_message=message_of(INTERRUPTED),
-            retry_after=settings.SPRITE_INTERRUPTED_RETRY_AFTER, finished_at=now)
+            retry_after=retry_after_of(INTERRUPTED), finished_at=now)
     for pk in ids:
         logger.warning("request_interrupted", extra={
             "event": "request_interrupted", "request_id": pk, "reason": reason.value, **fields})
