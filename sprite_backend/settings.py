@@ -257,10 +257,6 @@ OPENAI_API_KEY = env.str("OPENAI_API_KEY", default="")
 # older name too and pass it explicitly on every openai/ call.
 OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="") or env.str("OPENAI_API_BASE", default="")
 
-# Must be in the environment before LiteLLM is imported, or it fetches its
-# model cost map over the network first.
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-
 OFFLINE_MODEL = "offline/pixel-sprite"
 
 # --- Generation defaults (an admin may override each one live) ---------------

@@ -63,3 +63,10 @@ def test_only_answers_that_waiting_cures_carry_a_default_retry_after():
 
     assert defaults == {"request_in_progress", "rate_limit_exceeded", "interrupted", "service_unavailable"}
     assert all(ERRORS[code].retry_after >= 1 for code in defaults)
+
+
+def test_the_readme_names_the_failures_a_repeated_idempotency_key_generates_again():
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    sentence = readme.split("failed in a way waiting cures (", 1)[1].split(")", 1)[0]
+
+    assert set(CODE.findall(sentence)) == {code for code, kind in ERRORS.items() if kind.transient}

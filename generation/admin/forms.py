@@ -76,17 +76,9 @@ def retirement_warnings(effective: EffectiveSettings, *, today: date) -> list[st
 
 
 def validate_model_string(model: str) -> None:
-    if not model or any(ch.isspace() for ch in model):
-        raise ValidationError(f"“{model}” is not a model string: use provider/model, e.g. openai/gpt-image-2.")
-    # LiteLLM learns the offline provider only when it is configured.
-    litellm = providers.load_litellm()
-    try:
-        name, provider, *_ = litellm.get_llm_provider(model)
-    except Exception as exc:  # LiteLLM raises its BadRequestError for an unknown provider
-        raise ValidationError(f"“{model}” has no provider LiteLLM knows; use provider/model, "
-                              "e.g. openai/gpt-image-2.") from exc
-    if not name:
-        raise ValidationError(f"“{model}” names a provider ({provider}) but no model.")
+    """The start-up check's rule (providers.routing_problem), as a form error."""
+    if problem := providers.routing_problem(model):
+        raise ValidationError(f"{problem}.")
 
 
 def apply_button(data: QueryDict) -> tuple[QueryDict, str | None]:

@@ -6,7 +6,7 @@ pure function in `policy` (`admission` before a call, `next_step` after one);
 what to send each model and the call itself are in `providers`; the quota
 shared with every other worker is in `pacing`.
 
-Budgets (CONTRACT.md §2): waits (backoff and pacer slots) stay within
+Budgets (README, "How a request survives rate limits"): waits (backoff and pacer slots) stay within
 MAX_WAIT, the whole request within TOTAL_TIMEOUT; each call's timeout is cut to
 what remains. No database connection is held across a wait or an upstream call
 (docs/CAPACITY.md), so hundreds of requests in flight need only a few.

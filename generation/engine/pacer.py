@@ -1,7 +1,7 @@
 """One pacer per model and credentials, shared by every worker and host.
 
 Calls to a model are booked on a schedule before they are sent, so that no
-call goes out that the quota is known to refuse (CONTRACT.md §2 "Pacing"):
+call goes out that the quota is known to refuse (README, "Pacing"):
 
 - The limit is the admin's requests per minute for the model, else the one
   learned from `x-ratelimit-limit-requests`, with the window learned as the
