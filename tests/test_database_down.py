@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from tests.processes import needs_postgres
+from tests.markers import needs_postgres
 from tests.test_redis_optional import closed_port_url
 
 pytestmark = [needs_postgres, pytest.mark.django_db(transaction=True)]

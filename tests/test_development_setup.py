@@ -13,10 +13,10 @@ import pytest
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
-from tests.dev_processes import ROOT, manage, project_env, stop
+from tests.markers import needs_redis
+from tests.processes import ROOT, manage, project_env, stop
 
 VENV = Path(sys.executable).parent.parent
-needs_redis = pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs REDIS_URL (CI sets it; .ci/run runs this)")
 
 
 def demo_token(capsys) -> str:
