@@ -208,6 +208,7 @@ print(allowed.count(True))
 
 
 @needs_redis
+@pytest.mark.process
 def test_it_admits_exactly_the_allowance_across_processes(redis_up):
     """Four processes (as four gunicorn workers would be), 25 requests each at once, one token at 10/min."""
     import subprocess
