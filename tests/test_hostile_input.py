@@ -261,3 +261,26 @@ def test_a_token_with_a_nul_is_a_401_not_a_500(db):
 
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "unauthorized"
+
+
+@pytest.mark.parametrize(("text", "error"), [("٣", "is not a plain whole number"), ("３", "is not a plain whole number"),
+                                             ("1e1", "Enter a whole number."), ("²", "Enter a whole number.")])
+def test_the_settings_form_takes_the_environments_plain_numbers_only(admin_client, text, error):
+    from generation.models import GenerationSettings
+
+    response = admin_client.post(reverse("admin:generation_generationsettings_change", args=[1]), {
+        "enabled": "unknown", "model": "", "fallback_models": "", "max_retries": text, "retry_delay": "",
+        "max_wait": "", "timeout": "", "total_timeout": "", "_save": "Save"})
+
+    assert response.status_code == 200  # the form again, with its error
+    assert error in response.content.decode()
+    assert GenerationSettings.load().max_retries is None
+
+
+@pytest.mark.parametrize("text", ["٥", "５"])
+def test_a_models_rate_limit_takes_ascii_digits_only(text):
+    from generation.admin.limits import ModelRateLimitForm
+
+    form = ModelRateLimitForm(data={"model": "openai/gpt-image-2", "requests_per_minute": text})
+
+    assert form.errors == {"requests_per_minute": [f"“{text}” is not a plain whole number."]}

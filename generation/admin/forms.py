@@ -144,6 +144,12 @@ class GenerationSettingsForm(forms.ModelForm):
 
     def clean(self) -> dict:
         data = super().clean()
+        for name in BOUNDED:
+            # Django's number fields read "٣" or "３" as 3 (int() and float() do): the environment's
+            # rule, plain decimals in ASCII digits, holds here too. Bounds are the model's to check.
+            raw = (self.data.get(name) or "").strip() if name in self.fields else ""
+            if raw and name not in self.errors and (problem := BY_NAME[name].number_problem(raw)):
+                self.add_error(name, f"“{raw[:20]}” {problem}.")
         if "model" in data and "fallback_models" in data:
             primary = data["model"] or settings.SPRITE_GENERATION_DEFAULTS["model"]
             source = "" if data["model"] else " (from the environment)"
