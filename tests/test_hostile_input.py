@@ -52,6 +52,16 @@ def test_a_number_sent_as_text_in_any_digits_is_a_400(api, field, text):
     assert GenerationRequest.objects.count() == 0
 
 
+@pytest.mark.parametrize("body", ['{"prompt": "coin", "size": ٦٤}', '{"prompt": "coin", "size": 6٤}',
+                                  '{"prompt": "coin", "max_wait": 1.٥}'])
+def test_a_json_number_in_other_digits_is_malformed_json(api, body):
+    response = api.generic("POST", "/v1/generate", body.encode(), content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json()["error"]["message"].startswith("JSON parse error")
+    assert GenerationRequest.objects.count() == 0
+
+
 @pytest.mark.parametrize("field", ["colors", "seed", "max_wait"])
 def test_an_extra_number_on_the_openai_endpoint_in_other_digits_is_a_400(api, field):
     assert_openai_400(api.post(COMPAT, {"prompt": "coin", field: "٣"}, format="json"), field)
