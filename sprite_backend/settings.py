@@ -75,10 +75,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "generation.api.middleware.RequestIdMiddleware",
-    "generation.api.middleware.NulCharacterMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "generation.api.bodies.BodySizeLimitMiddleware",
+    "generation.api.middleware.NulCharacterMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -86,6 +86,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "generation.admin.csp.AdminCSPMiddleware",
+    "generation.admin.guards.AdminActionIdsMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into its lockout answer.
     "axes.middleware.AxesMiddleware",
 ]

@@ -237,7 +237,7 @@ def test_the_requests_list_filtered_by_a_nul_model_answers_400(admin_client):
     response = admin_client.get("/admin/generation/generationrequest/?model_used=%00")
 
     assert response.status_code == 400
-    assert response.content.decode() == "A NUL character is not allowed in the address."
+    assert response.content.decode() == "A NUL character is not allowed in the address or the form."
 
 
 def test_no_admin_list_filter_search_or_id_with_a_nul_is_a_500(admin_client):
@@ -245,6 +245,36 @@ def test_no_admin_list_filter_search_or_id_with_a_nul_is_a_500(admin_client):
 
     assert len(answers) > 60  # every registered list, third parties' (django-axes) included
     assert {url: status for url, status in answers.items() if status != 400} == {}
+
+
+def action_lists() -> list[str]:
+    return [reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+            for model in admin.site._registry]
+
+
+@pytest.mark.parametrize("selected", ["\x00", "abc", "1\x00", "00000000-0000-0000-0000-00000000000g"])
+def test_an_admin_action_on_ids_that_are_no_ids_is_a_400_on_every_list(admin_client, selected):
+    answers = {url: admin_client.post(url, {"action": "delete_selected", "_selected_action": selected, "index": "0"})
+               for url in action_lists()}
+
+    assert len(answers) >= 8
+    broken = {url: response.status_code for url, response in answers.items() if response.status_code >= 500}
+    assert broken == {}
+    assert all(response.status_code in (200, 302, 400) for response in answers.values())
+
+
+def test_an_admin_action_on_an_integer_list_with_a_word_for_an_id_says_why(admin_client):
+    response = admin_client.post(reverse("admin:auth_user_changelist"),
+                                 {"action": "delete_selected", "_selected_action": "abc"})
+
+    assert response.status_code == 400
+    assert response.content.decode() == "The selected rows are not ids of this list."
+
+
+def test_a_login_with_a_nul_in_the_username_is_a_400(client):
+    response = client.post(reverse("admin:login"), {"username": "ad\x00min", "password": "x"})
+
+    assert response.status_code == 400
 
 
 @pytest.mark.parametrize("path", ["/v1/schema/?format=%00", "/v1/generations/%00", "/v1/models/%00",

@@ -35,23 +35,39 @@ class RequestIdMiddleware:
         return response
 
 
+NUL_REFUSED = "A NUL character is not allowed in the address or the form."
+
+
+def _has_nul(data) -> bool:
+    return any("\x00" in key or any("\x00" in value for value in data.getlist(key)) for key in data)
+
+
+def _form_has_nul(request) -> bool:
+    if request.method != "POST":
+        return False
+    try:
+        return _has_nul(request.POST)
+    except OSError:  # the client went away mid-body: the view that reads it will say so, as CSRF's check does
+        return False
+
+
 class NulCharacterMiddleware:
-    """400 for a NUL (`%00`) in the path or the query string, for every view at once.
+    """400 for a NUL (`%00`) in the path, the query string or a submitted form, for every view at once.
 
     PostgreSQL's text cannot hold NUL, so a NUL that reaches a query fails it (a 500): an admin
-    filter (`?model_used=%00`), a search, an object id in an admin path, a third-party admin's
-    filter alike. Nothing we serve has a use for one. API paths answer in the API's error shape.
+    filter (`?model_used=%00`), a search, an object id in an admin path or an admin action's
+    selection, a third-party admin's alike. Nothing we serve has a use for one. API paths answer
+    in the API's error shape (their JSON bodies are the parser's to check). After the body-size
+    middleware in MIDDLEWARE, so that a form too large is refused before it is read here.
     """
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        query = request.GET
-        if "\x00" in request.path or any("\x00" in key or any("\x00" in v for v in query.getlist(key))
-                                          for key in query):
-            if request.path.startswith("/v1/"):
-                return json_error("invalid_request", "A NUL character is not allowed in the address.")
-            return HttpResponseBadRequest("A NUL character is not allowed in the address.",
-                                          content_type="text/plain; charset=utf-8")
+        api = request.path.startswith("/v1/")
+        if "\x00" in request.path or _has_nul(request.GET) or (not api and _form_has_nul(request)):
+            if api:
+                return json_error("invalid_request", NUL_REFUSED)
+            return HttpResponseBadRequest(NUL_REFUSED, content_type="text/plain; charset=utf-8")
         return self.get_response(request)
