@@ -1,4 +1,4 @@
-"""Log lines: one per event, as `event key=value ...` (so `grep rate_limited_retrying` works) or,
+r"""Log lines: one per event, as `event key=value ...` (so `grep rate_limited_retrying` works) or,
 with LOG_FORMAT=json, one JSON object per line with the same fields.
 
 Every line carries the HTTP request's id (X-Request-ID), from a context variable the
@@ -65,26 +65,25 @@ class EventFormatter(logging.Formatter):
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
 
-    def formatMessage(self, record: logging.LogRecord) -> str:
-        # The message may carry a client's path ("Not Found: /v1/...") or an upstream's words.
-        record.message = _escaped(record.message)
-        return super().formatMessage(record)
-
-    def formatException(self, ei) -> str:
-        return "\n".join(f"  | {_escaped(line)}" for line in super().formatException(ei).splitlines())
-
-    def formatStack(self, stack_info: str) -> str:
-        return "\n".join(f"  | {_escaped(line)}" for line in stack_info.splitlines())
-
     def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
+        # The message may carry a client's path ("Not Found: /v1/...") or an upstream's words.
+        record.message = _escaped(record.getMessage())
+        record.asctime = self.formatTime(record, self.datefmt)
+        line = self.formatMessage(record)
         # `event` repeats the message; the rest came in through `extra=`.
         fields = " ".join(f"{k}={text_value(v)}" for k, v in event_fields(record).items() if k != "event")
-        if not fields:
-            return line
-        # The fields go on the record's own line, before any traceback.
-        first, newline, rest = line.partition("\n")
-        return f"{first} {fields}{newline}{rest}"
+        if fields:
+            line = f"{line} {fields}"
+        # Computed here, not taken from record.exc_text: another handler may have cached its own there.
+        if record.exc_info:
+            line += "\n" + _indented(self.formatException(record.exc_info))
+        if record.stack_info:
+            line += "\n" + _indented(self.formatStack(record.stack_info))
+        return line
+
+
+def _indented(text: str) -> str:
+    return "\n".join(f"  | {_escaped(line)}" for line in text.splitlines())
 
 
 class JsonFormatter(logging.Formatter):

@@ -4,6 +4,7 @@ text; never a 500, a forged log line or a stored `<script>`."""
 import io
 import json
 import logging
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -324,3 +325,17 @@ def test_a_models_rate_limit_takes_ascii_digits_only(text):
     form = ModelRateLimitForm(data={"model": "openai/gpt-image-2", "requests_per_minute": text})
 
     assert form.errors == {"requests_per_minute": [f"“{text}” is not a plain whole number."]}
+
+
+def test_a_traceback_follows_its_record_indented_so_it_cannot_start_a_line():
+    try:
+        raise ValueError(f"upstream said\n{FORGED}")
+    except ValueError:
+        record = logging.makeLogRecord({"msg": "Internal Server Error: %s", "args": (f"/v1/x\n{FORGED}",),
+                                        "levelname": "ERROR", "name": "django.request", "exc_info": sys.exc_info()})
+
+    first, *rest = EventFormatter().format(record).splitlines()
+
+    assert first.endswith(f"Internal Server Error: /v1/x\\n{FORGED}")
+    assert rest and all(line.startswith("  | ") for line in rest)
+    assert rest[-1] == f"  | {FORGED}"
