@@ -57,8 +57,12 @@ def test_only_the_offline_model_imports_litellm_at_module_level():
     assert importers == ["generation/providers/offline.py", "generation/providers/offline.py"]
 
 
-def test_the_repository_cites_only_its_own_documents():
-    found = subprocess.run(["git", "grep", "-n", "-I", "-e", "CONTRACT", "-e", "work/shared", "-e", "../shared", "--", ".",
-                            ":!tests/test_written_once.py"], cwd=ROOT, capture_output=True, text=True)
+# Spelled in two halves, so that this file does not cite them either (`grep -rn` over the repository finds none).
+OUTSIDE = ["CONTR" + "ACT", "work/" + "shared", "../" + "shared"]
 
-    assert found.stdout == ""
+
+def test_the_repository_cites_only_its_own_documents():
+    patterns = [arg for word in OUTSIDE for arg in ("-e", word)]
+    found = subprocess.run(["git", "grep", "-n", "-I", *patterns], cwd=ROOT, capture_output=True, text=True)
+
+    assert found.returncode == 1 and found.stdout == "", found.stdout  # 1: nothing found
