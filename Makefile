@@ -6,7 +6,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 CHROMIUM ?= /usr/bin/chromium
 export CHROMIUM
 
-.PHONY: setup run test worker test-tools reaper clean
+.PHONY: setup run test test-fast worker test-tools reaper clean
 
 # Reinstall whenever a requirements file changes.
 $(STAMP): requirements.txt
@@ -39,6 +39,11 @@ test-tools: $(DEV_STAMP)
 
 test: $(DEV_STAMP) test-tools
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The edit loop: every test but those that drive Chromium or start real processes (markers
+# `browser` and `process`, pytest.ini). Under a minute; `make test` still runs everything.
+test-fast: $(DEV_STAMP)
+	$(PY) -m pytest -m "not browser and not process" $(PYTEST_ARGS)
 
 worker: $(STAMP) .env
 	$(PY) manage.py worker

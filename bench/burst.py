@@ -35,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.service import (MODEL, forget_pacer, free_port, percentile, post_generate, prepare,  # noqa: E402
+from bench.service import (MODEL, forget_pacer, percentile, post_generate, prepare,  # noqa: E402
                            service_env, start_gunicorn)
 from tests.upstream import FakeOpenAI  # noqa: E402
 
@@ -54,15 +54,13 @@ class Cluster:
 
     def __enter__(self):
         self.token = prepare(self.env)
-        self.ports = [free_port(), free_port()]
-        self.procs = [start_gunicorn(self.env, port, cwd=self.source) for port in self.ports]
+        self.servers = [start_gunicorn(self.env, cwd=self.source) for _ in range(2)]
+        self.ports = [server.port for server in self.servers]
         return self
 
     def __exit__(self, *exc):
-        for proc in self.procs:
-            proc.terminate()
-        for proc in self.procs:
-            proc.wait(30)
+        for server in self.servers:
+            server.stop()
 
     def client(self, index: int):
         status, headers, _ = post_generate(self.ports[index % 2], self.token, timeout=600)

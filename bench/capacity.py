@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.service import percentile, post_generate, prepare, service_env, start_gunicorn, free_port  # noqa: E402
+from bench.service import percentile, post_generate, prepare, service_env, start_gunicorn  # noqa: E402
 from tests.upstream import FakeOpenAI  # noqa: E402
 
 def children(pid: int) -> list[int]:
@@ -97,12 +97,12 @@ def main() -> None:
     with FakeOpenAI(latency=args.latency) as upstream:
         env = service_env(upstream.base_url)
         token = prepare(env)
-        port = free_port()
-        proc = start_gunicorn(env, port)
+        server = start_gunicorn(env)
+        port = server.port
         try:
             assert post_generate(port, token)[0] == 200  # warm-up: the pacer's probe learns "no quota headers"
             upstream.reset()
-            sampler = Sampler(port, token, proc.pid, env["DATABASE_URL"])
+            sampler = Sampler(port, token, server.proc.pid, env["DATABASE_URL"])
             sampler.start()
             barrier = threading.Barrier(args.clients)
 
@@ -117,8 +117,7 @@ def main() -> None:
             sampler.stop.set()
             sampler.join()
         finally:
-            proc.terminate()
-            proc.wait(30)
+            server.stop()
 
     latencies = [s for _, s in results]
     statuses = {}

@@ -24,13 +24,12 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.service import free_port, migrate_and_token, start_gunicorn  # noqa: E402
+from bench.service import migrate_and_token, start_gunicorn  # noqa: E402
 
 
 class Service:
     def __init__(self):
         self.dir = tempfile.TemporaryDirectory()
-        self.port = free_port()
         self.env = {**os.environ, "DEBUG": "true", "DATABASE_URL": f"sqlite:///{self.dir.name}/bench.sqlite3",
                     "SPRITE_LITELLM_MODEL": "offline/pixel-sprite", "SPRITE_THROTTLE_RATE": "1000000/min",
                     "LOG_FORMAT": "text"}
@@ -39,8 +38,8 @@ class Service:
 
     def __enter__(self):
         self.token = migrate_and_token(self.env)
-        self.proc = start_gunicorn(self.env, self.port, "--workers", "1", "--threads", "4",
-                                   "--error-logfile", "/dev/null")
+        self.server = start_gunicorn(self.env, "--error-logfile", "/dev/null", workers=1, threads=4)
+        self.port = self.server.port
         return self
 
     @property
@@ -48,8 +47,7 @@ class Service:
         return f"http://127.0.0.1:{self.port}"
 
     def __exit__(self, *exc):
-        self.proc.terminate()
-        self.proc.wait(10)
+        self.server.stop()
         self.dir.cleanup()
 
 

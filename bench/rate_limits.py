@@ -86,7 +86,6 @@ class Service:
 
     def __init__(self, base_url: str, *, scale: float, max_wait: float, max_retries: int, retry_delay: float):
         self.dir = tempfile.TemporaryDirectory()
-        self.port = 18000 + os.getpid() % 1000
         self.env = {
             **os.environ, "DEBUG": "true", "DATABASE_URL": f"sqlite:///{self.dir.name}/bench.sqlite3",
             "OPENAI_API_KEY": "sk-bench", "OPENAI_BASE_URL": base_url, "SPRITE_LITELLM_MODEL": MODEL,
@@ -97,13 +96,12 @@ class Service:
 
     def __enter__(self):
         self.token = migrate_and_token(self.env)
-        self.proc = start_gunicorn(self.env, self.port, "--workers", "1", "--threads", "32",
-                                   "--error-logfile", "/dev/null")
+        self.server = start_gunicorn(self.env, "--error-logfile", "/dev/null", workers=1, threads=32)
+        self.port = self.server.port
         return self
 
     def __exit__(self, *exc):
-        self.proc.terminate()
-        self.proc.wait(10)
+        self.server.stop()
         self.dir.cleanup()
 
     def attempt(self) -> bool:

@@ -1,13 +1,14 @@
-"""The real service under gunicorn for the benchmarks, configured through the environment only."""
+"""The real service under gunicorn for the benchmarks, configured through the environment only,
+and started the way the tests start it (tests/processes.py: one launcher)."""
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from tests.processes import Gunicorn
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = "openai/gpt-image-2"
@@ -20,17 +21,11 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def service_env(base_url: str, **extra) -> dict:
     env = {**os.environ, "DEBUG": "false", "SECRET_KEY": "bench-only-secret-key-not-for-production-0123456789",
            "ALLOWED_HOSTS": "127.0.0.1,localhost", "SECURE_SSL_REDIRECT": "false", "OPENAI_API_KEY": "sk-bench",
            "OPENAI_BASE_URL": base_url, "SPRITE_LITELLM_MODEL": MODEL, "SPRITE_THROTTLE_RATE": "1000000/min",
-           "LITELLM_LOCAL_MODEL_COST_MAP": "True", **extra}
+           **extra}
     if not env.get("DATABASE_URL", "").startswith("postgres"):
         raise SystemExit("set DATABASE_URL to a PostgreSQL database (and REDIS_URL): this measures production")
     return env
@@ -61,20 +56,14 @@ def prepare(env: dict) -> str:
     return migrate_and_token(env)
 
 
-def start_gunicorn(env: dict, port: int, *args: str, cwd: Path = ROOT) -> subprocess.Popen:
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "sprite_backend.wsgi:application", "-c", "gunicorn.conf.py",
-         "--bind", f"127.0.0.1:{port}", "--access-logfile", "/dev/null", *args],
-        cwd=cwd, env=env, stdout=subprocess.DEVNULL,
-        stderr=open(env["BENCH_LOG"], "a") if env.get("BENCH_LOG") else subprocess.DEVNULL)  # noqa: SIM115
-    for _ in range(600):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-            return proc
-        except OSError:
-            time.sleep(0.1)
-    proc.terminate()
-    raise RuntimeError("the service did not start")
+def start_gunicorn(env: dict, *args: str, workers: int | None = None, threads: int | None = None,
+                   cwd: Path = ROOT) -> Gunicorn:
+    """The service on a free port (`.port`), serving once this returns; `.stop()` ends it. Workers and
+    threads are gunicorn.conf.py's (GUNICORN_WORKERS, GUNICORN_THREADS) unless given. Its log goes to
+    the file BENCH_LOG names, if any."""
+    log = open(env["BENCH_LOG"], "a") if env.get("BENCH_LOG") else subprocess.DEVNULL  # noqa: SIM115
+    return Gunicorn(env, workers=workers, threads=threads, args=args, cwd=cwd, stdout=subprocess.DEVNULL,
+                    stderr=log).start()
 
 
 def post_generate(port: int, token: str, body: dict | None = None, timeout: float = 900) -> tuple[int, dict, dict]:

@@ -1,9 +1,16 @@
-"""Log lines: one per event, as `event key=value ...` (so `grep rate_limited_retrying` works) or,
+r"""Log lines: one per event, as `event key=value ...` (so `grep rate_limited_retrying` works) or,
 with LOG_FORMAT=json, one JSON object per line with the same fields.
 
 Every line carries the HTTP request's id (X-Request-ID), from a context variable the
 middleware sets: as `request_id`, or as `http_request_id` where the line already names
 a generation as its `request_id` (the id a client sees in error bodies and /v1/generations/).
+
+A record is one line whatever its values say: upstream messages, paths and prompts are
+hostile, and a newline in one must not forge a line. In the text format a value with a
+space, quote, `=` or backslash is written in double quotes, and anything unprintable
+(newlines, U+2028, other control characters) as an escape such as `\n` or `\u2028`;
+a traceback's lines follow their record indented by `  | `, so no line of it starts
+where a record does.
 """
 import json
 import logging
@@ -35,15 +42,48 @@ def event_fields(record: logging.LogRecord) -> dict:
     return {k: v for k, v in vars(record).items() if k not in _STANDARD}
 
 
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_QUOTED_ESCAPES = {**_ESCAPES, '"': '\\"', "\\": "\\\\"}
+_NEEDS_QUOTES = frozenset(' "=\\')
+
+
+def _escaped(text: str, escapes: dict = _ESCAPES) -> str:
+    """Every character that could end or fake a line (newlines, U+2028, terminal escapes) as an escape."""
+    return "".join(ch if ch.isprintable() and ch not in escapes else escapes.get(ch, f"\\u{ord(ch):04x}")
+                   for ch in text)
+
+
+def text_value(value) -> str:
+    """A field's value for a text line: bare when it is one plain word, else quoted and escaped."""
+    text = str(value)
+    if text and text.isprintable() and not _NEEDS_QUOTES.intersection(text):
+        return text
+    return f'"{_escaped(text, _QUOTED_ESCAPES)}"'
+
+
 class EventFormatter(logging.Formatter):
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
 
     def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
+        # The message may carry a client's path ("Not Found: /v1/...") or an upstream's words.
+        record.message = _escaped(record.getMessage())
+        record.asctime = self.formatTime(record, self.datefmt)
+        line = self.formatMessage(record)
         # `event` repeats the message; the rest came in through `extra=`.
-        fields = " ".join(f"{k}={v}" for k, v in event_fields(record).items() if k != "event")
-        return f"{line} {fields}" if fields else line
+        fields = " ".join(f"{k}={text_value(v)}" for k, v in event_fields(record).items() if k != "event")
+        if fields:
+            line = f"{line} {fields}"
+        # Computed here, not taken from record.exc_text: another handler may have cached its own there.
+        if record.exc_info:
+            line += "\n" + _indented(self.formatException(record.exc_info))
+        if record.stack_info:
+            line += "\n" + _indented(self.formatStack(record.stack_info))
+        return line
+
+
+def _indented(text: str) -> str:
+    return "\n".join(f"  | {_escaped(line)}" for line in text.splitlines())
 
 
 class JsonFormatter(logging.Formatter):

@@ -1,6 +1,6 @@
 """Redis as an optional helper: one client per process, and each outage noticed once.
 
-Redis is optional at run time (CONTRACT §3): whoever uses it (the throttle, the
+Redis is optional at run time (README, "When things break"): whoever uses it (the throttle, the
 queue) falls back to in-process behaviour when a call fails. A `RedisLink` tells
 its user whether to try Redis at all, and remembers an outage so that
 

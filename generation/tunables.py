@@ -19,6 +19,13 @@ _RATE = re.compile(r"([1-9][0-9]{0,8})/(s|sec|second|m|min|minute|h|hour|d|day)"
 _TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off", "")
 
 
+def number_problem(text: str, *, whole: bool) -> str | None:
+    """Why a number's text is not a plain decimal in ASCII digits, or None when it is."""
+    if (_INT if whole else _FLOAT).fullmatch(text.strip()):
+        return None
+    return f"is not a plain {'whole ' if whole else ''}number"
+
+
 @dataclass(frozen=True)
 class Tunable:
     name: str
@@ -42,6 +49,9 @@ class Tunable:
         unit = f" {self.unit}" if self.unit else ""
         return f"{self.help} ({self.low:g}–{self.high:g}{unit})."
 
+    def number_problem(self, text: str) -> str | None:
+        return number_problem(text, whole=self.kind == "int")
+
     def parse(self, raw: str):
         """The value of an environment string, or ValueError saying why not."""
         text = raw.strip()
@@ -56,10 +66,9 @@ class Tunable:
             return text
         if self.kind == "models":
             return tuple(m.strip() for m in text.split(",") if m.strip())
-        pattern, cast = (_INT, int) if self.kind == "int" else (_FLOAT, float)
-        if not pattern.fullmatch(text):
-            raise ValueError(f"is not a plain {'whole ' if self.kind == 'int' else ''}number")
-        value = cast(text)
+        if problem := self.number_problem(text):
+            raise ValueError(problem)
+        value = (int if self.kind == "int" else float)(text)
         if not self.low <= value <= self.high:
             raise ValueError(f"is outside {self.low:g}..{self.high:g}")
         return value

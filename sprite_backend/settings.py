@@ -80,6 +80,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "generation.api.bodies.BodySizeLimitMiddleware",
+    "generation.api.middleware.NulCharacterMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -87,6 +88,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "generation.admin.csp.AdminCSPMiddleware",
+    "generation.admin.guards.AdminActionIdsMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into its lockout answer.
     "axes.middleware.AxesMiddleware",
 ]
@@ -260,10 +262,6 @@ OPENAI_API_KEY = env.str("OPENAI_API_KEY", default="")
 # older name too and pass it explicitly on every openai/ call.
 OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="") or env.str("OPENAI_API_BASE", default="")
 
-# Must be in the environment before LiteLLM is imported, or it fetches its
-# model cost map over the network first.
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-
 OFFLINE_MODEL = "offline/pixel-sprite"
 
 # --- Generation defaults (an admin may override each one live) ---------------
@@ -275,8 +273,6 @@ if not SPRITE_GENERATION_DEFAULTS["model"]:
 # A row still queued or running this many seconds past its request's deadline was lost
 # (a killed worker, a lost job): it is finished as failed `interrupted` (generation/engine/reaper.py).
 SPRITE_INTERRUPT_GRACE = _bounded("SPRITE_INTERRUPT_GRACE", "float", 30.0, 0.0, 600.0)
-# What an `interrupted` answer tells the client to wait before retrying, seconds.
-SPRITE_INTERRUPTED_RETRY_AFTER = 10
 
 # `text` (default): `event key=value ...`; `json`: one JSON object per line with the same fields.
 LOG_FORMAT = env.str("LOG_FORMAT", default="text").strip().lower()

@@ -13,7 +13,24 @@ from generation.quota import pacing
 from generation.quota.pacer import Pacer
 from generation.models import ApiToken, GenerationSettings
 from generation.redis_link import RedisLink
+from tests import processes
 from tests.upstream import FakeOpenAI
+
+# What a test starts real processes with; a module holding one of these is a process test.
+LAUNCHERS = (processes.Gunicorn, processes.RQWorker, processes.Process, processes.gunicorn, processes.manage,
+             processes.stop)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Markers that follow from what a test uses, so that a new test cannot forget them:
+    `browser` for a test that takes the `browser` fixture, `process` for every test in a module
+    that imports a launcher from tests/processes.py. `make test-fast` leaves both out."""
+    for item in items:
+        if "browser" in item.fixturenames:
+            item.add_marker(pytest.mark.browser)
+        module = getattr(item, "module", None)
+        if module is not None and any(value is launcher for value in vars(module).values() for launcher in LAUNCHERS):
+            item.add_marker(pytest.mark.process)
 
 
 @pytest.fixture(autouse=True)

@@ -1,32 +1,49 @@
-"""Real processes for fault tests: gunicorn with the project's gunicorn.conf.py, and an RQ worker.
+"""Real processes of the project, for tests and benchmarks: the one way to start gunicorn (with the
+project's gunicorn.conf.py), an RQ worker, `manage.py` and `make`, and to stop them.
 
-They run the real settings (not tests.settings) against the test database, so the
-tests that use them need committed data (`transactional_db`) and PostgreSQL: an
-in-memory SQLite test database is invisible to another process.
+Two environments:
+- `process_env`: the real settings (not tests.settings) against the test database, so the
+  tests that use it need committed data (`transactional_db`) and PostgreSQL (`needs_postgres`):
+  an in-memory SQLite test database is invisible to another process.
+- `project_env`: the environment a developer's shell would give the project: nothing that
+  pytest or tests/settings.py set for this process; each test names what it needs.
+
+Markers: a test that starts one of these is marked `process` (conftest.py also marks every test
+in a module that imports a launcher from here); `make test-fast` leaves them out.
 """
+import contextlib
 import http.client
 import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
-import pytest
-from django.db import connection
+from tests.markers import needs_postgres, needs_redis  # noqa: F401 (imported from here by tests)
 
 ROOT = Path(__file__).resolve().parent.parent
-BOOT_TIMEOUT = 60  # seconds; the master imports LiteLLM (preload_app)
+VENV_BIN = Path(sys.executable).parent
+BOOT_TIMEOUT = 90  # seconds; the master imports LiteLLM (preload_app), slower on a loaded machine
 
-needs_postgres = pytest.mark.skipif(
-    not os.environ.get("DATABASE_URL", "").startswith(("postgres:", "postgresql:", "pgsql:")),
-    reason="another process must share the test database: needs DATABASE_URL on PostgreSQL (.ci/run sets it)")
+
+# Set by tests/settings.py or pytest-django for this process; a child process of the project
+# must configure itself the way it would for a developer.
+_NOT_INHERITED = ("DJANGO_SETTINGS_MODULE", "DEBUG", "SECRET_KEY", "DATABASE_URL", "OPENAI_API_KEY",
+                  "OPENAI_BASE_URL", "OPENAI_API_BASE", "LOG_FORMAT", "PROMETHEUS_MULTIPROC_DIR",
+                  "DJANGO_ALLOW_ASYNC_UNSAFE", "SPRITE_LITELLM_MODEL")
 
 
 def database_url() -> str:
+    """The test database this process uses, as a URL another process can open."""
+    from django.db import connection
+
     s = connection.settings_dict
     auth = s["USER"] + (f":{s['PASSWORD']}" if s["PASSWORD"] else "")
     return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
@@ -40,6 +57,21 @@ def process_env(**overrides) -> dict:
     return {k: v for k, v in env.items() if v is not None}
 
 
+def project_env(**overrides: str) -> dict:
+    """A developer's environment: this one, less what pytest and tests/settings.py set."""
+    env = {k: v for k, v in os.environ.items() if k not in _NOT_INHERITED}
+    env.update(overrides)
+    return env
+
+
+def manage(*args: str, env: dict, cwd: Path = ROOT, timeout: float = 120) -> str:
+    """`manage.py ARGS` to completion; its stdout, or AssertionError with its stderr."""
+    done = subprocess.run([sys.executable, "manage.py", *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 def children(pid: int) -> list[int]:
     try:
         return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
@@ -47,23 +79,70 @@ def children(pid: int) -> list[int]:
         return []
 
 
-class Process:
-    """A child process whose stderr goes to a file that tests can read."""
+def stop(proc: subprocess.Popen, timeout: float = 30) -> None:
+    """End a process started in its own session (`start_new_session=True`) and what it started:
+    SIGTERM to the process, then, once it has exited or after `timeout`, SIGKILL to its group
+    (children a killed master left behind). The group is signalled only while the process is
+    not yet reaped, so its id cannot belong to anyone else's process."""
+    if proc.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, signal.SIGTERM)
+        end = time.monotonic() + timeout
+        # WNOWAIT: see the exit but leave the zombie, which keeps the pid (and group id) ours.
+        try:
+            while os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None \
+                    and time.monotonic() < end:
+                time.sleep(0.05)
+        except ChildProcessError:  # reaped already: its pid is no longer ours to signal
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
 
-    def __init__(self, args: list[str], env: dict):
-        self.args, self.env = args, env
-        self.log_file = tempfile.NamedTemporaryFile(prefix="proc-", suffix=".log", delete=False)
+
+def wait_for(url: str, *, limit: float = BOOT_TIMEOUT, proc: subprocess.Popen | None = None, host: str = "") -> None:
+    """Until `url` answers 2xx (with this Host header, if given); RuntimeError if `proc` exits first."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"the server exited with {proc.returncode} before answering")
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url, headers={"Host": host} if host else {}),
+                                        timeout=2):
+                return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.2)
+    raise TimeoutError(f"{url} did not answer within {limit} s")
+
+
+class Process:
+    """A child process in its own session. Its output goes to the files given, else to a
+    temporary file that `log()` reads (still readable after `stop()`)."""
+
+    def __init__(self, args: list[str], env: dict, *, cwd: Path = ROOT, stdout=None, stderr=None,
+                 pass_fds: tuple[int, ...] = ()):
+        self.args, self.env, self.cwd, self.pass_fds = args, env, cwd, pass_fds
+        self.log_file = None
+        if stdout is None:
+            self.log_file = tempfile.NamedTemporaryFile(prefix="proc-", suffix=".log", delete=False)  # noqa: SIM115
+            stdout, stderr = self.log_file, subprocess.STDOUT
+        self.stdout, self.stderr = stdout, stderr
         self.proc: subprocess.Popen | None = None
         self.final_log: str | None = None
 
+    @property
+    def name(self) -> str:
+        return " ".join(self.args[1:3])
+
     def start(self):
-        self.proc = subprocess.Popen(self.args, cwd=ROOT, env=self.env, stdout=self.log_file, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(self.args, cwd=self.cwd, env=self.env, stdout=self.stdout, stderr=self.stderr,
+                                     pass_fds=self.pass_fds, start_new_session=True)
         return self
 
     def log(self) -> str:
         if self.final_log is not None:
             return self.final_log
-        return Path(self.log_file.name).read_text(errors="replace")
+        return Path(self.log_file.name).read_text(errors="replace") if self.log_file else ""
 
     def wait_for_log(self, pattern: str, timeout: float = BOOT_TIMEOUT) -> re.Match:
         end = time.monotonic() + timeout
@@ -71,51 +150,85 @@ class Process:
             if match := re.search(pattern, self.log()):
                 return match
             if self.proc.poll() is not None:
-                raise AssertionError(f"{self.args[2]} exited with {self.proc.returncode}:\n{self.log()[-3000:]}")
+                raise AssertionError(f"{self.name} exited with {self.proc.returncode}:\n{self.log()[-3000:]}")
             time.sleep(0.05)
         raise AssertionError(f"no {pattern!r} in {timeout} s:\n{self.log()[-3000:]}")
 
     def signal(self, sig: int) -> None:
         self.proc.send_signal(sig)
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 30) -> None:
         if self.final_log is not None:
             return
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc:
+            stop(self.proc, timeout)
         self.final_log = self.log()  # still readable by the test's assertions
-        os.unlink(self.log_file.name)
+        if self.log_file:
+            self.log_file.close()
+            os.unlink(self.log_file.name)
 
 
 class Gunicorn(Process):
-    """`gunicorn sprite_backend.wsgi:application -c gunicorn.conf.py` on a free port."""
+    """`gunicorn sprite_backend.wsgi:application -c gunicorn.conf.py`, as tests and benchmarks start it.
 
-    def __init__(self, env: dict, *, workers: int = 1, threads: int = 4):
-        super().__init__([sys.executable, "-m", "gunicorn", "sprite_backend.wsgi:application", "-c", "gunicorn.conf.py",
-                          "--bind", "127.0.0.1:0", "--workers", str(workers), "--threads", str(threads),
-                          "--access-logfile", "/dev/null", "--no-control-socket"], env)
-        self.port: int | None = None
+    It serves on a socket this process binds and hands down (`fd://`): a free port unless one is
+    given, known before gunicorn starts and never taken by another test meanwhile. `workers` and
+    `threads` of None leave them to gunicorn.conf.py (and GUNICORN_WORKERS/GUNICORN_THREADS).
+    `start()` returns once `/healthz` answers (sent with `ready_host` as Host, if given).
+    """
+
+    def __init__(self, env: dict, *, workers: int | None = 1, threads: int | None = 4, args: tuple[str, ...] = (),
+                 port: int = 0, cwd: Path = ROOT, access_log: bool = False, ready_host: str = "",
+                 stdout=None, stderr=None):
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", port))
+        self.listener.listen(128)
+        self.listener.set_inheritable(True)
+        self.port: int = self.listener.getsockname()[1]
+        self.ready_host = ready_host
+        command = [sys.executable, "-m", "gunicorn", "sprite_backend.wsgi:application", "-c", "gunicorn.conf.py",
+                   "--bind", f"fd://{self.listener.fileno()}", "--no-control-socket"]
+        if workers is not None:
+            command += ["--workers", str(workers)]
+        if threads is not None:
+            command += ["--threads", str(threads)]
+        if not access_log:
+            command += ["--access-logfile", "/dev/null"]
+        super().__init__([*command, *args], env, cwd=cwd, stdout=stdout, stderr=stderr,
+                         pass_fds=(self.listener.fileno(),))
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
 
     def start(self):
         super().start()
-        self.port = int(self.wait_for_log(r"Listening at: http://127\.0\.0\.1:(\d+)").group(1))
-        self.wait_until_serving()
+        try:
+            self.wait_until_serving()
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def wait_until_serving(self, timeout: float = BOOT_TIMEOUT) -> None:
         end = time.monotonic() + timeout
+        headers = {"Host": self.ready_host} if self.ready_host else {}
         while time.monotonic() < end:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"gunicorn exited with {self.proc.returncode}:\n{self.log()[-3000:]}")
             try:
-                if self.request("GET", "/healthz", timeout=5)[0] in (200, 503):
+                status = self.request("GET", "/healthz", headers=headers, timeout=5)[0]
+                if status < 500 or status == 503:  # the app answers (503: it answers that its database does not)
                     return
             except OSError:
-                time.sleep(0.1)
+                pass
+            time.sleep(0.1)
         raise AssertionError(f"gunicorn did not serve in {timeout} s:\n{self.log()[-3000:]}")
+
+    def stop(self, timeout: float = 30) -> None:
+        super().stop(timeout)
+        self.listener.close()
 
     def workers(self) -> list[int]:
         return children(self.proc.pid)
@@ -135,6 +248,18 @@ class Gunicorn(Process):
             return response.status, dict(response.getheaders()), parsed
         finally:
             conn.close()
+
+
+@contextlib.contextmanager
+def gunicorn(env: dict, *, stdout, stderr, ready_host: str = ""):
+    """gunicorn as a deployment runs it (gunicorn.conf.py's workers, threads and access log), for a
+    `with` block; yields its base URL."""
+    server = Gunicorn(env, workers=None, threads=None, access_log=True, ready_host=ready_host,
+                      stdout=stdout, stderr=stderr).start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
 
 
 class RQWorker(Process):

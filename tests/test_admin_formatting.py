@@ -25,6 +25,7 @@ def script_seconds(values: list[float]) -> list[str]:
     return json.loads(result.stdout)
 
 
+@pytest.mark.process
 def test_the_page_and_its_script_write_the_same_seconds():
     assert script_seconds(VALUES) == [seconds(v) for v in VALUES]
 

@@ -1,4 +1,5 @@
 """The generation settings page: what an admin sees, may change, and what the service then uses."""
+import html
 import json
 import re
 from datetime import date
@@ -166,7 +167,7 @@ def test_it_accepts_a_value_at_the_bounds(admin_client, field, value):
 
 def test_it_refuses_a_fallback_with_an_unknown_provider(admin_client):
     response = post(admin_client, fallback_models="nowhere/some-model")
-    assert "“nowhere/some-model” has no provider LiteLLM knows" in response.content.decode()
+    assert "'nowhere/some-model' has no provider LiteLLM knows" in html.unescape(response.content.decode())
     assert stored().fallback_models == ""
 
 

@@ -4,10 +4,10 @@ import os
 import pytest
 
 from generation.models import GenerationRequest
+from tests.markers import needs_redis
 
 # Jobs are enqueued on commit (django-rq), so these tests need real commits.
 pytestmark = pytest.mark.django_db(transaction=True)
-needs_redis = pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs REDIS_URL (CI sets it; .ci/run runs this)")
 
 
 @pytest.fixture

@@ -47,6 +47,7 @@ def test_the_database_pools_stay_under_postgresqls_connection_limit(monkeypatch)
 
 
 @pytest.mark.parametrize(("value", "message"), [("abc", "not a plain whole number"), ("201", "outside 0..200")])
+@pytest.mark.process
 def test_a_bad_pool_size_stops_start_up_naming_it(value, message):
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "sprite_backend.settings", "DEBUG": "true",
            "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/unused", "DB_POOL_SIZE": value}

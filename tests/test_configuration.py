@@ -59,6 +59,7 @@ def start_django(**env) -> subprocess.CompletedProcess:
         ("SPRITE_THROTTLE_RATE", "1.5/s"),
     ],
 )
+@pytest.mark.process
 def test_it_refuses_to_start_with_a_bad_value_naming_the_variable(name, value):
     result = start_django(**{name: value})
 
@@ -67,6 +68,7 @@ def test_it_refuses_to_start_with_a_bad_value_naming_the_variable(name, value):
     assert f"{name}={value!r}" in result.stderr.strip().splitlines()[-1]
 
 
+@pytest.mark.process
 def test_it_refuses_to_start_in_production_without_a_secret_key():
     result = start_django(DEBUG="false", SECRET_KEY="")
 
@@ -74,6 +76,7 @@ def test_it_refuses_to_start_in_production_without_a_secret_key():
     assert "SECRET_KEY" in result.stderr
 
 
+@pytest.mark.process
 def test_it_reads_the_generation_defaults_from_the_environment():
     result = start_django(
         SPRITE_LITELLM_MAX_RETRIES="5", SPRITE_LITELLM_RETRY_DELAY="2", SPRITE_LITELLM_MAX_WAIT="90",
@@ -89,6 +92,7 @@ def test_it_reads_the_generation_defaults_from_the_environment():
     assert "'model': 'offline/pixel-sprite'" in out
 
 
+@pytest.mark.process
 def test_it_defaults_to_gpt_image_2_when_an_openai_key_is_set():
     result = start_django(OPENAI_API_KEY="sk-something")
 
@@ -152,6 +156,7 @@ def test_it_takes_a_throttle_rate_that_drf_reads_the_same_way(rate):
     assert SimpleRateThrottle.parse_rate(None, rate) == (int(number), seconds)
 
 
+@pytest.mark.process
 def test_it_starts_with_a_clean_environment_on_the_table_defaults():
     result = start_django(OPENAI_API_KEY="")
 

@@ -133,6 +133,7 @@ def test_check_warns_about_an_unroutable_model_stored_in_the_database():
     assert "nosuchprovider/model" in problems[0].msg and "'bad model'" in problems[1].msg
 
 
+@pytest.mark.process
 def test_gunicorns_app_refuses_to_load_with_an_unroutable_model():
     import os
 

@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from tests.processes import needs_postgres
+from tests.markers import needs_postgres
 from tests.test_redis_optional import closed_port_url
 
 pytestmark = [needs_postgres, pytest.mark.django_db(transaction=True)]
@@ -18,9 +18,9 @@ def database_down():
     connection.close()
     connection.settings_dict.update(HOST="127.0.0.1", PORT=closed_port_url().split(":")[2].split("/")[0])
     pool = connection.settings_dict.get("OPTIONS", {}).get("pool")
-    if pool:  # a pool keeps its connections: make a new one, to the dead port, that gives up in 1 s
+    if pool:  # a pool keeps its connections: make a new one, to the dead port, that gives up in 0.25 s
         connection.close_pool()
-        connection.settings_dict["OPTIONS"] = {**connection.settings_dict["OPTIONS"], "pool": {**pool, "timeout": 1}}
+        connection.settings_dict["OPTIONS"] = {**connection.settings_dict["OPTIONS"], "pool": {**pool, "timeout": 0.25}}
     yield
     connection.close()
     if pool:

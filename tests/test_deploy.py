@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from sprite_backend.healthcheck import probe_host
-from tests.dev_processes import ROOT, gunicorn, manage, project_env
+from tests.processes import ROOT, gunicorn, manage, project_env
 
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 

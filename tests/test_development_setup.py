@@ -14,10 +14,10 @@ from django.core.management import call_command
 from rest_framework.test import APIClient
 
 from generation.models import ApiToken
-from tests.dev_processes import ROOT, manage, project_env, stop
+from tests.markers import needs_redis
+from tests.processes import ROOT, manage, project_env, stop
 
 VENV = Path(sys.executable).parent.parent
-needs_redis = pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs REDIS_URL (CI sets it; .ci/run runs this)")
 
 
 def demo_token(capsys) -> str:

@@ -1,4 +1,4 @@
-"""Idempotency-Key as CONTRACT §3 says: checked, exact, bound to its body, and curable failures run again."""
+"""Idempotency-Key as the README says: checked, exact, bound to its body, and curable failures run again."""
 import hashlib
 from datetime import timedelta
 

@@ -13,10 +13,10 @@ from generation.engine import jobs, reaper
 from generation.engine.jobs import JobState
 from generation.engine.reaper import Reason, verdict
 from generation.models import GenerationRequest
+from tests.markers import needs_redis
 from tests.test_resilience import events
 
 Status = GenerationRequest.Status
-needs_redis = pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs REDIS_URL (.ci/run sets it)")
 
 Q, R, S, F = Status.QUEUED, Status.RUNNING, Status.SUCCEEDED, Status.FAILED
 ALIVE, GONE, FAILED, UNKNOWN = JobState.ALIVE, JobState.GONE, JobState.FAILED, JobState.UNKNOWN

@@ -7,7 +7,7 @@ import pytest
 
 from generation.providers import load_litellm
 from generation.providers.runtime import PLAIN_PROVIDERS, routing_problem
-from tests.dev_processes import ROOT, project_env
+from tests.processes import ROOT, project_env
 
 CHECK_THEN_SAY_IF_LITELLM_WAS_IMPORTED = (
     "import sys, django; django.setup(); from django.core.management import call_command; "

@@ -144,6 +144,7 @@ def test_it_serves_litellms_image_generation(base_url, token_key):
 
 
 @pytest.mark.parametrize("example", ["openai_sdk.py", "litellm_client.py", "poll_async.py"])
+@pytest.mark.process
 def test_the_documented_example_runs(example, live_server, token_key, settings, tmp_path):
     settings.REDIS_URL = ""  # no worker here: async requests run before their 202
     out = tmp_path / "sprite.png"

@@ -17,7 +17,8 @@ from django.utils import timezone
 
 from generation.engine import reaper
 from generation.models import ApiToken, GenerationRequest
-from tests.processes import Gunicorn, RQWorker, needs_postgres, process_env
+from tests.markers import needs_postgres, needs_redis
+from tests.processes import Gunicorn, RQWorker, process_env
 from tests.test_redis_optional import closed_port_url
 from tests.upstream import FakeOpenAI
 
@@ -247,7 +248,7 @@ def test_sigterm_lets_a_short_request_finish_and_marks_the_one_past_the_graceful
 
 # --- A killed RQ work-horse --------------------------------------------------------------------
 
-@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs REDIS_URL (.ci/run sets it)")
+@needs_redis
 def test_a_killed_work_horse_marks_its_row_at_once(upstream, token, settings):
     import django_rq
 

@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.dev_processes import ROOT, gunicorn, manage, project_env
+from tests.processes import ROOT, gunicorn, manage, project_env
 
 pytestmark = pytest.mark.django_db
 

@@ -11,10 +11,10 @@ from django.test import Client
 from generation import redis_link
 from generation.api.throttle import LocalWindows, TokenRateThrottle
 from generation.models import ApiToken, GenerationRequest
+from tests.markers import needs_redis
 from tests.test_resilience import events, names
 
 pytestmark = pytest.mark.django_db
-needs_redis = pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs REDIS_URL (.ci/run sets it)")
 
 
 def closed_port_url() -> str:
@@ -38,8 +38,6 @@ def redis_down(settings, fresh_links):
 
 @pytest.fixture
 def redis_up(settings, fresh_links):
-    if not os.environ.get("REDIS_URL"):
-        pytest.skip("needs REDIS_URL (.ci/run sets it)")
     settings.REDIS_URL = os.environ["REDIS_URL"]
     return redis_link.client()
 
@@ -64,6 +62,7 @@ def hit(throttle_token: str, n: int) -> list[bool]:
     return results
 
 
+@needs_redis
 def test_it_admits_exactly_the_allowance_of_50_concurrent_requests_in_redis(redis_up, settings):
     settings.SPRITE_THROTTLE_RATE = "10/min"
     redis_up.delete("sprite:throttle:concurrent-token")
@@ -75,6 +74,7 @@ def test_it_admits_exactly_the_allowance_of_50_concurrent_requests_in_redis(redi
     assert 0 < redis_up.pttl("sprite:throttle:concurrent-token") <= 60_000
 
 
+@needs_redis
 def test_it_answers_429_throttled_with_the_rest_of_the_window_as_retry_after(api, redis_up, settings):
     settings.SPRITE_THROTTLE_RATE = "2/min"
 
@@ -104,9 +104,8 @@ def test_it_throttles_in_process_when_redis_is_down_and_logs_the_outage_once(api
     assert outages[0]["error"] == "ConnectionError"
 
 
+@needs_redis
 def test_it_goes_back_to_redis_when_it_returns_and_says_so(redis_down, settings, caplog, monkeypatch):
-    if not os.environ.get("REDIS_URL"):
-        pytest.skip("needs REDIS_URL")
     clock = [100.0]
     monkeypatch.setattr(TokenRateThrottle.link, "clock", lambda: clock[0])
     assert hit("returning-token", 1) == [True]  # Redis down: counted in process
@@ -150,6 +149,7 @@ def test_it_serves_an_async_request_in_process_when_the_redis_port_is_closed(api
     assert [f["component"] for n, f in events(caplog) if n == "redis_unavailable"] == ["throttle", "queue"]
 
 
+@needs_redis
 def test_healthz_reports_redis_ok(client, redis_up):
     response = client.get("/healthz")
 
@@ -207,6 +207,8 @@ print(allowed.count(True))
 """
 
 
+@needs_redis
+@pytest.mark.process
 def test_it_admits_exactly_the_allowance_across_processes(redis_up):
     """Four processes (as four gunicorn workers would be), 25 requests each at once, one token at 10/min."""
     import subprocess

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.dev_processes import gunicorn, manage, project_env
+from tests.processes import gunicorn, manage, project_env
 
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 CONFIG = Path(__file__).resolve().parent / "schemathesis.toml"

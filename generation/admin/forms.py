@@ -83,17 +83,9 @@ def credential_warnings(effective: EffectiveSettings) -> list[str]:
 
 
 def validate_model_string(model: str) -> None:
-    if not model or any(ch.isspace() for ch in model):
-        raise ValidationError(f"“{model}” is not a model string: use provider/model, e.g. openai/gpt-image-2.")
-    # LiteLLM learns the offline provider only when it is configured.
-    litellm = providers.load_litellm()
-    try:
-        name, provider, *_ = litellm.get_llm_provider(model)
-    except Exception as exc:  # LiteLLM raises its BadRequestError for an unknown provider
-        raise ValidationError(f"“{model}” has no provider LiteLLM knows; use provider/model, "
-                              "e.g. openai/gpt-image-2.") from exc
-    if not name:
-        raise ValidationError(f"“{model}” names a provider ({provider}) but no model.")
+    """The start-up check's rule (providers.routing_problem), as a form error."""
+    if problem := providers.routing_problem(model):
+        raise ValidationError(f"{problem}.")
 
 
 def apply_button(data: QueryDict) -> tuple[QueryDict, str | None]:
@@ -159,6 +151,12 @@ class GenerationSettingsForm(forms.ModelForm):
 
     def clean(self) -> dict:
         data = super().clean()
+        for name in BOUNDED:
+            # Django's number fields read "٣" or "３" as 3 (int() and float() do): the environment's
+            # rule, plain decimals in ASCII digits, holds here too. Bounds are the model's to check.
+            raw = (self.data.get(name) or "").strip() if name in self.fields else ""
+            if raw and name not in self.errors and (problem := BY_NAME[name].number_problem(raw)):
+                self.add_error(name, f"“{raw[:20]}” {problem}.")
         if "model" in data and "fallback_models" in data:
             primary = data["model"] or settings.SPRITE_GENERATION_DEFAULTS["model"]
             source = "" if data["model"] else " (from the environment)"

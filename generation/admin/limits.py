@@ -4,6 +4,7 @@ from django.contrib import admin
 
 from ..models import ModelRateLimit
 from ..quota import pacing
+from ..tunables import number_problem
 from .formatting import pacer_row
 from .forms import validate_model_string
 
@@ -24,6 +25,13 @@ class ModelRateLimitForm(forms.ModelForm):
         model = self.cleaned_data["model"].strip()
         validate_model_string(model)
         return model
+
+    def clean_requests_per_minute(self) -> int:
+        # Django reads "٣" as 3; a limit is typed in ASCII digits, like every number setting.
+        raw = str(self.data.get("requests_per_minute") or "")
+        if problem := number_problem(raw, whole=True):
+            raise forms.ValidationError(f"“{raw[:20]}” {problem}.")
+        return self.cleaned_data["requests_per_minute"]
 
 
 @admin.register(ModelRateLimit)

@@ -8,13 +8,14 @@ import logging
 import math
 
 from django import db
-from django.http import JsonResponse
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from ..error_codes import ERRORS
+from ..error_codes import ERRORS, retry_after_of
 from ..logfmt import http_request_id
 
 logger = logging.getLogger("generation")
@@ -64,19 +65,22 @@ def error_body(*, code: str, message: str, retry_after: int | None = None, reque
     return {"error": error, "request_id": str(request_id or http_request_id.get() or "")}
 
 
-# A client should come back after a database outage, not hammer it.
-DATABASE_RETRY_AFTER = 5
-
-
 def exception_handler(exc, context):
     if isinstance(exc, (db.OperationalError, db.InterfaceError)):
         # The database is unreachable (down, restarting, out of connections): the service
         # cannot answer, which is 503, not a bug (500).
         logger.error("database_unavailable", extra={"event": "database_unavailable", "error": type(exc).__name__})
+        # A client should come back after a database outage, not hammer it.
+        wait = retry_after_of("service_unavailable")
         return Response(error_body(code="service_unavailable", message=ERRORS["service_unavailable"].message,
-                                   retry_after=DATABASE_RETRY_AFTER),
-                        status=ERRORS["service_unavailable"].status,
-                        headers={"Retry-After": str(DATABASE_RETRY_AFTER)})
+                                   retry_after=wait),
+                        status=ERRORS["service_unavailable"].status, headers={"Retry-After": str(wait)})
+    # Django's own two, as DRF's, so that they have a `detail` like the rest (DRF converts them
+    # for its response only; `?format=` naming no renderer raises Http404).
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
     response = drf_exception_handler(exc, context)
     if response is None:
         return None  # a bug: Django's handler500 answers in our shape
@@ -101,18 +105,19 @@ def exception_handler(exc, context):
 def not_found(request, exception=None, **kwargs):
     """Django's 404 handler, and the route for every path under /v1/ that no view serves (any method,
     in DEBUG too, where Django would answer its HTML page)."""
-    return _json_error("not_found")
+    return json_error("not_found")
 
 
 def server_error(request):
-    return _json_error("internal_error")
+    return json_error("internal_error")
 
 
 def bad_request(request, exception=None):
-    return _json_error("invalid_request")
+    return json_error("invalid_request")
 
 
-def _json_error(code: str) -> JsonResponse:
-    """Django's own error views, answered in the API's shape with the catalogue's status and message."""
+def json_error(code: str, message: str | None = None) -> JsonResponse:
+    """An answer in the API's shape, outside DRF (Django's error views, middleware): the catalogue's
+    status, and its message unless one is given."""
     kind = ERRORS[code]
-    return JsonResponse(error_body(code=code, message=kind.message), status=kind.status)
+    return JsonResponse(error_body(code=code, message=message or kind.message), status=kind.status)

@@ -1,7 +1,7 @@
 """`/healthz`: is this instance able to serve? For load balancers and orchestrators.
 
 200 while the database answers, 503 when it does not; Redis is reported but
-optional (CONTRACT §3), so Redis down alone keeps 200. Probes send GET or HEAD
+optional (README, "When things break"), so Redis down alone keeps 200. Probes send GET or HEAD
 with no cookie and no token, so the view is CSRF-exempt and needs no auth;
 any other method gets the API's JSON 405, not Django's HTML CSRF page.
 """

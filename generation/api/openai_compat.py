@@ -12,6 +12,7 @@ model draws is the operator's setting, never the client's.
 """
 import base64
 import math
+import re
 
 from rest_framework import exceptions
 from rest_framework.response import Response
@@ -20,7 +21,7 @@ from rest_framework.views import APIView
 from ..engine import services
 from ..engine.idempotency import IdempotencyKeyReused
 from ..engine.spec import SpriteSpec
-from ..error_codes import message_of, status_of
+from ..error_codes import message_of, retry_after_of, status_of
 from ..models import GenerationRequest
 from ..styles import STYLES
 from .errors import GenerationError, exception_handler
@@ -36,6 +37,8 @@ SPRITE_FIELDS = ("style", "colors", "transparent", "outline", "seed", "max_wait"
 IGNORED_FIELDS = ("user", "quality", "moderation", "output_compression")
 OPENAI_FIELDS = ("prompt", "n", "size", "response_format", "model", "background", "output_format", "stream")
 DEFAULT_SIZE = "64x64"
+# ASCII digits only: str.isdigit() and int() also take "²" (a 500) and Arabic-Indic "٦٤" (read as 64).
+_SIZE = re.compile(r"([0-9]{1,4})x([0-9]{1,4})")
 _EXTRAS = tuple(name for name in SPRITE_FIELDS if name in GenerateSerializer().fields)
 
 # OpenAI's error `type` by status: the names its SDKs give their exceptions.
@@ -55,14 +58,13 @@ def _square_size(value) -> int:
     """'64x64' -> 64; the range is GenerateSerializer's to check, so its message names the bounds."""
     if value == "auto":
         value = DEFAULT_SIZE
-    if not isinstance(value, str) or len(value) > 20:
-        raise _invalid("size", 'must be a string "WxH", for example "64x64"')
-    width, sep, height = value.partition("x")
-    if not sep or not width.isdigit() or not height.isdigit():
-        raise _invalid("size", 'must be a string "WxH", for example "64x64"')
+    match = _SIZE.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        raise _invalid("size", 'must be a string "WxH" in ASCII digits, for example "64x64"')
+    width, height = (int(side) for side in match.groups())
     if width != height:
         raise _invalid("size", f"sprites are square: {value!r} has a different width and height")
-    return int(width)
+    return width
 
 
 def generate_body(data) -> dict:
@@ -158,7 +160,7 @@ class ImagesGenerationsView(OpenAIView):
             # poll a 202; a 409 with Retry-After makes their SDK wait and ask again.
             code = "request_in_progress"
             raise GenerationError(status_code=status_of(code), code=code, message=message_of(code),
-                                  request_id=row.id, wait=1)
+                                  request_id=row.id, wait=retry_after_of(code))
         if row.status == Status.FAILED:
             raise GenerationError(status_code=status_of(row.error_code), code=row.error_code,
                                   message=row.error_message, request_id=row.id, wait=row.retry_after)

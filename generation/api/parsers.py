@@ -2,13 +2,17 @@
 instead of a RecursionError (500) from the decoder. The depth is counted by a scan
 over the text, not by recursion.
 
+JSON is UTF-8 (RFC 8259 §8.1): a body is always decoded as UTF-8, and a `charset`
+other than UTF-8 in its Content-Type is refused with 400, never honoured. Honouring
+`charset=utf-7` would store `+ADw-script+AD4-` as `<script>`.
+
 (Its own module: DRF imports parser classes while `rest_framework.views` loads, so
 this one must not import anything that imports the views.)
 """
 import codecs
 import re
 
-from django.conf import settings
+from django.utils.http import parse_header_parameters
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 from rest_framework.settings import api_settings
@@ -36,14 +40,24 @@ class JSONParser(parsers.JSONParser):
     max_depth = MAX_DEPTH
 
     def parse(self, stream, media_type=None, parser_context=None):
-        encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
+        charset = parse_header_parameters(media_type or "")[1].get("charset")
+        if charset is not None and not is_utf8(charset):
+            raise ParseError(f"JSON is UTF-8 only; charset={charset[:40]!r} is not accepted.")
         try:
-            text = codecs.decode(stream.read(), encoding)
-        except (UnicodeDecodeError, LookupError) as exc:
-            raise ParseError(f"JSON parse error - the body is not {encoding}.") from exc
+            text = codecs.decode(stream.read(), "utf-8")
+        except UnicodeDecodeError as exc:
+            raise ParseError("JSON parse error - the body is not UTF-8.") from exc
         if nesting_depth(text) > self.max_depth:
             raise ParseError(f"JSON parse error - nested deeper than {self.max_depth} levels.")
         try:
             return json.loads(text, parse_constant=json.strict_constant if api_settings.STRICT_JSON else None)
         except (ValueError, RecursionError) as exc:
             raise ParseError(f"JSON parse error - {exc}") from exc
+
+
+def is_utf8(charset: str) -> bool:
+    """Whether Python reads this charset name as plain UTF-8 (`utf-8`, `UTF8`, `utf_8`; not `utf-8-sig`)."""
+    try:
+        return codecs.lookup(charset).name == "utf-8"
+    except LookupError:
+        return False

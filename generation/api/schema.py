@@ -11,6 +11,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers
 
+from ..error_codes import described
 from .serializers import GenerateSerializer, GenerationSerializer
 
 SKIP = ("/v1/schema/", "/v1/docs/")
@@ -36,27 +37,10 @@ def retry_after(*statuses: int) -> OpenApiParameter:
 LOCATION = OpenApiParameter("Location", OpenApiTypes.STR, OpenApiParameter.HEADER, response=[200, 202],
                             description="`/v1/generations/<id>`: where this request's record is read.")
 
-# Why each status is answered; the code in the body says which case it was.
-WHEN = {
-    400: "`invalid_request`: malformed JSON, or bad or missing fields (the message names them).",
-    401: "`unauthorized`: missing, unknown or revoked token.",
-    403: "`forbidden`: this endpoint needs a staff token.",
-    404: "`not_found`: no such path under /v1/, or a generation that is not yours.",
-    405: "`method_not_allowed`.",
-    413: "`payload_too_large`: the body is over 64 KB; refused before it is read.",
-    422: "`idempotency_key_reused` (the key came with another body) or `content_policy_violation` "
-         "(the provider refused the prompt).",
-    429: "`throttled` (this token's own allowance) or `rate_limit_exceeded` (the provider's limits outlasted "
-         "retries, fallbacks and the wait budget). Retry-After says when to try again.",
-    502: "`upstream_error`: provider errors outlasted retries and fallbacks.",
-    503: "`upstream_unavailable` (every model out of quota, retired or refusing our credentials), `interrupted` "
-         "(the server stopped mid-request; retrying is safe) or `service_unavailable` (database down).",
-    504: "`upstream_timeout`: provider timeouts outlasted retries, fallbacks and the wait budget.",
-}
-
-
+# Why each status is answered is the error catalogue's (generation/error_codes.py); the code in
+# the body says which case it was.
 def errors(*statuses: int) -> dict:
-    return {status: OpenApiResponse(Error, description=WHEN[status]) for status in statuses}
+    return {status: OpenApiResponse(Error, description=described(status)) for status in statuses}
 
 # The body the docs page fills in for "Try it out": readable, and valid as it stands (without it,
 # Swagger UI makes one up from the bounds: a prompt generated from the regex and a 64-bit seed that
@@ -127,9 +111,7 @@ OpenAIError = inline_serializer("OpenAIError", fields={
 
 
 def openai_errors(*statuses: int) -> dict:
-    return {status: OpenApiResponse(OpenAIError, description=WHEN.get(status, "`request_in_progress`: the "
-            "first request with this Idempotency-Key is still running; ask again after Retry-After."))
-            for status in statuses}
+    return {status: OpenApiResponse(OpenAIError, description=described(status)) for status in statuses}
 
 
 IMAGES = extend_schema_view(post=extend_schema(

@@ -12,7 +12,7 @@ from ..config import effective_settings
 from ..engine import reaper, services
 from ..engine.spec import SpriteSpec
 from ..engine.idempotency import IdempotencyKeyReused
-from ..error_codes import message_of, status_of
+from ..error_codes import POLL_AFTER_SECONDS, message_of, status_of
 from ..models import GenerationRequest
 from ..quota import pacing
 from ..styles import DEFAULT_STYLE, STYLES
@@ -20,10 +20,6 @@ from .errors import GenerationError
 from .serializers import GenerateSerializer, GenerationSerializer
 
 Status = GenerationRequest.Status
-
-
-# When a client holding a 202 should first poll its Location: most sprites take about a second.
-POLL_AFTER_SECONDS = 1
 
 
 def _respond(row: GenerationRequest, *, accepted: bool = False) -> Response:
@@ -38,7 +34,7 @@ def _respond(row: GenerationRequest, *, accepted: bool = False) -> Response:
     return Response(GenerationSerializer(row).data, headers={"Location": location})
 
 
-IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")  # 1..255 visible ASCII (CONTRACT §3)
+IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")  # 1..255 visible ASCII (README: POST /v1/generate)
 
 
 def idempotency_key(request) -> str:

@@ -8,7 +8,7 @@ attempt row per upstream call. Every decision is a pure function in `policy`
 send each model and the call itself are in `providers`; the quota shared with
 every other worker is in `pacing`.
 
-Budgets (README "Budgets"): waits (backoff and pacer slots) stay within
+Budgets (README, "How a request survives rate limits"): waits (backoff and pacer slots) stay within
 MAX_WAIT, the whole request within its deadline, stored on its row at arrival
 (TOTAL_TIMEOUT, or the body's shorter `timeout`); each call's timeout is cut to
 what remains. No database connection is held across a wait or an upstream call
@@ -27,7 +27,7 @@ from django.utils import timezone
 from . import finishing, policy
 from .. import metrics, providers
 from ..config import EffectiveSettings, effective_settings
-from ..error_codes import message_of, status_of
+from ..error_codes import message_of, retry_after_of, status_of
 from ..models import GenerationAttempt, GenerationRequest
 from ..quota import pacing
 from ..quota.hints import wait_hint
@@ -155,7 +155,7 @@ class Generator:
         max_retries = config.retries_per_model
         limits = pacing.admin_limits(config.models) if config.enabled else {}
         outcomes = tally.outcomes
-        decision, last_reply = Decision(Step.STOP), None
+        decision = Decision(Step.STOP)
         style = STYLES[spec.style]
 
         for index, model in enumerate(config.models):
@@ -176,7 +176,6 @@ class Generator:
                         outcomes.get(model, Outcome.TIMEOUT)
                     break
                 reply, hint = self._call(row, model, request, key, slot, tally, config)
-                last_reply = reply
                 if reply.ok:
                     image = png_bytes(make_sprite(reply.image, size=spec.size, colors=spec.colors,
                                                   transparent=spec.transparent, outline=spec.outline))
@@ -204,8 +203,7 @@ class Generator:
             tally.could_return_in(decision.retry_after)
             if decision.step is Step.STOP:
                 break
-        detail = last_reply.message if last_reply is not None and decision.step is Step.STOP else ""
-        return self._failure(row, decision, tally, detail=detail)
+        return self._failure(row, decision, tally)
 
     def _admit(self, row, model, key, rpm, tally: Tally, config, more) -> tuple[Slot | None, Decision]:
         """Book this model's next call with the pacer, within the budgets, or decide not to call it."""
@@ -277,17 +275,18 @@ class Generator:
         tally.waited_at_last_call = tally.waited
         return reply, hint
 
-    def _failure(self, row, decision: Decision, tally: Tally, *, detail: str) -> dict:
+    def _failure(self, row, decision: Decision, tally: Tally) -> dict:
         """The verdict when no model produced an image."""
         outcomes = tally.outcomes
         code = policy.final_error(outcomes.values()) if outcomes else "upstream_timeout"
-        # The provider's reason helps the user rephrase a refused prompt; other details are ours to read.
-        said = f" Provider said: {detail}" if detail and code == "content_policy_violation" else ""
-        verdict = {"status": Status.FAILED, "error_code": code, "error_message": message_of(code) + said}
+        # Our own words only: a provider's message is hostile text (markup, another vendor's wording,
+        # our request echoed back); it stays on the attempt row for the admin, escaped there.
+        verdict = {"status": Status.FAILED, "error_code": code, "error_message": message_of(code)}
         if code == "upstream_unavailable":  # name the cause: the operator's to fix, not a wait
             verdict["error_message"] = f"{verdict['error_message']} {policy.unavailable_cause(outcomes)}."
         if code == "rate_limit_exceeded":
-            verdict["retry_after"] = policy.retry_after_seconds(tally.soonest if tally.soonest is not None else 1.0)
+            verdict["retry_after"] = (policy.retry_after_seconds(tally.soonest) if tally.soonest is not None
+                                     else None) or retry_after_of(code)
             if not decision.at_admission:  # else admission_rejected said it
                 _log(logging.WARNING, "rate_limit_exceeded", row, model=tally.model_used, attempts=tally.attempts,
                      retry_after=verdict["retry_after"])

@@ -1,4 +1,4 @@
-"""Idempotency-Key (CONTRACT §3): what makes a repeat the same request, and when it may run again.
+"""Idempotency-Key (README, `POST /v1/generate`): what makes a repeat the same request, and when it may run again.
 
 The key is stored as its SHA-256, so it is exact whatever its length (1..255, checked by
 the API) and a client's key is not kept in the clear. The body is stored as the SHA-256

@@ -26,7 +26,7 @@ from django.db import connections, transaction
 from django.utils import timezone
 from rq.worker import Worker
 
-from ..error_codes import message_of
+from ..error_codes import message_of, retry_after_of
 from ..models import GenerationRequest
 from ..tunables import BY_NAME
 from . import inflight, jobs
@@ -84,7 +84,7 @@ def interrupt(request_ids, reason: Reason, *, now: datetime | None = None, **fie
             pk__in=list(request_ids), status__in=open_states).values_list("pk", flat=True)]
         GenerationRequest.objects.filter(pk__in=ids, status__in=open_states).update(
             status=Status.FAILED, error_code=code, error_message=message_of(code),
-            retry_after=None if timed_out else settings.SPRITE_INTERRUPTED_RETRY_AFTER, finished_at=now)
+            retry_after=None if timed_out else retry_after_of(code), finished_at=now)
     event = "generation_failed" if timed_out else "request_interrupted"
     for pk in ids:
         logger.warning(event, extra={"event": event, "request_id": pk, "reason": reason.value,

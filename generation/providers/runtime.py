@@ -12,7 +12,12 @@ MAX_CONNECTIONS = 1000  # upstream connections per process
 
 @functools.cache
 def load_litellm():
-    """Import and configure LiteLLM once per process (the import takes seconds)."""
+    """Import and configure LiteLLM once per process (the import takes seconds).
+
+    The one place the project sets LiteLLM's environment: every import of LiteLLM goes through
+    here (`offline.py` is imported below). Without LITELLM_LOCAL_MODEL_COST_MAP, the import would
+    fetch the cost map over the network first (and price calls by whatever it got).
+    """
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     os.environ.setdefault("LITELLM_TELEMETRY", "False")
     import litellm
@@ -44,7 +49,7 @@ PLAIN_PROVIDERS = (OFFLINE_PROVIDER, "openai")
 
 def routing_problem(model: str) -> str | None:
     """Why LiteLLM cannot route this model string, or None when it can (no call is made)."""
-    if not model or any(ch.isspace() for ch in model):
+    if not model or not model.isprintable() or any(ch.isspace() for ch in model):
         return f"{model!r} is not a model string: use provider/model, e.g. openai/gpt-image-2"
     provider, _, name = model.partition("/")
     if provider in PLAIN_PROVIDERS and name:

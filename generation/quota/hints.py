@@ -5,7 +5,7 @@ hostile input: a value that is not a finite number of seconds from 0 to
 `MAX_HINT` counts as absent, so no header, however broken, fails a request or
 overflows a stored integer.
 
-The rules (CONTRACT.md §2 "Hints"):
+The rules (README, "How a request survives rate limits"):
 - `retry-after-ms` / `retry-after` on a 429 or 503 say how long to wait.
 - `x-ratelimit-*-requests` describe the quota on every answer; `reset` is a
   wait only when `remaining` is 0.
