@@ -175,3 +175,19 @@ def test_a_generator_waits_on_the_clock_sleep_and_pacer_it_is_given(user, upstre
     assert line.sleeps == [pytest.approx(20.0, abs=0.5)]
     assert [c.status for c in upstream.calls] == [200, 200]
     assert own_pacer.state(pacing.pacer_key(PRIMARY)).limit is not None
+
+
+def test_a_provider_claiming_a_day_holds_the_model_an_hour_and_an_admin_limit_its_minute(api, upstream, timeline, setup):
+    setup()
+    upstream.limit, upstream.window = 1, 86400.0  # remaining 0, reset 23h59m...: come back tomorrow
+    assert generate(api).status_code == 200
+
+    held = generate(api)
+    sent_while_held = len(upstream.calls)
+    ModelRateLimit.objects.create(model=PRIMARY, requests_per_minute=10)  # the operator knows better
+    upstream.reset()  # ... and is right: the provider's quota is back
+    timeline.now += 61
+
+    assert (held.status_code, held["Retry-After"]) == (429, "3601")  # an hour (and the margin), not a day
+    assert sent_while_held == 1  # nothing sent into the claimed window
+    assert generate(api).status_code == 200

@@ -36,8 +36,8 @@ def state(at, rpm=0, share=1.0):
     return ("state", at, {"rpm": rpm, "share": share})
 
 
-def paused_for(at):
-    return ("paused_for", at, {})
+def paused_for(at, rpm=0):
+    return ("paused_for", at, {"rpm": rpm})
 
 
 def release(ticket, probe=False):
@@ -77,8 +77,11 @@ CASES = {
          acquire(20, rpm=5)],
         [("slot", 0, ""), None, ("slot", 20, "probe"), ("wait", 50, "probe"), None, ("slot", 0, "")]),
     "an admin limit bounds a pause to its own minute": (
-        [pause(0, 86400), acquire(0, rpm=3, horizon=120), paused_for(0)],
-        [None, ("slot", 60, "probe"), HOUR]),
+        [pause(0, 86400), acquire(0, rpm=3, horizon=120), paused_for(0, rpm=3), paused_for(0)],
+        [None, ("slot", 60, "probe"), 60, HOUR]),
+    "an admin limit bounds a block by remaining 0 to its own minute": (
+        [acquire(0), observe(0, 0, limit=100, remaining=0, reset=86399), acquire(0, rpm=10, horizon=120)],
+        [("slot", 0, "probe"), None, ("slot", 60 + MARGIN, "")]),
     "remaining 0 with a reset of a day blocks for an hour, not a day": (
         [acquire(0), observe(0, 0, limit=100, remaining=0, reset=86399), acquire(0, horizon=10), state(0)],
         [("slot", 0, "probe"), None, ("wait", HOUR + MARGIN, "quota"),
@@ -136,7 +139,7 @@ def run(store: ScriptStore, steps) -> list:
             store.release(KEY, ticket=tickets[args["ticket"]], probe=args["probe"])
             got.append(None)
         elif op == "paused_for":
-            got.append(round(store.paused_for(KEY, now=now), 6))
+            got.append(round(store.paused_for(KEY, now=now, **args), 6))
         else:
             raw = store.state(KEY, now=now, margin=MARGIN, **args)
             got.append({"limit": raw.limit, "period": raw.period, "remaining": raw.remaining,

@@ -125,6 +125,7 @@ class Pacer:
         self._learned: dict[str, tuple[int, float]] = {}
         self._held: dict[str, dict[str, float]] = {}
         self._adopted: set[str] = set()
+        self._rpm: dict[str, int] = {}
 
     # -- the store of the moment ------------------------------------------------
     def _call(self, key: str | None, name: str, operation: Callable[[ScriptStore, float], object]):
@@ -188,6 +189,7 @@ class Pacer:
         """
         now = self.timer() if now is None else now
         ticket = uuid.uuid4().hex
+        self._rpm[key] = rpm or 0
         kind, wait, reason, *learned = self._call(key, "acquire", lambda store, share: store.acquire(
             key, now=self._now(), horizon=deadline - now, rpm=rpm or 0, lease=lease or self.probe_lease,
             margin=self._margin(share), ticket=ticket, share=share))
@@ -228,7 +230,8 @@ class Pacer:
     def paused_until(self, key: str, *, now: float | None = None) -> float:
         """When the model's pause ends on this host's `timer`; 0.0 when it is not paused."""
         now = self.timer() if now is None else now
-        seconds = self._call(key, "paused_for", lambda store, _: store.paused_for(key, now=self._now()))
+        rpm = self._rpm.get(key, 0)  # the admin's limit this process last booked with bounds the pause
+        seconds = self._call(key, "paused_for", lambda store, _: store.paused_for(key, now=self._now(), rpm=rpm))
         return now + seconds if seconds > 0 else 0.0
 
     def state(self, key: str, *, rpm: int | None = None) -> State:

@@ -74,6 +74,7 @@ local function schedule(h, log, now, rpm, share, margin)
       r.t = math.max(r.t, tonumber(last[2]))
     end
     local hrem, hreset, hsent = tonumber(f[8]), tonumber(f[9]), tonumber(f[10])
+    if hrem and source == 'admin' then hreset = math.min(hreset, hsent + ADMIN_PERIOD) end  -- its minute, too
     if hrem and hreset > now then
       local after = redis.call('ZCOUNT', log, s(hsent), '(' .. s(hreset)) - 1
       r.left = math.max(hrem - math.max(after, 0), 0)
@@ -189,9 +190,12 @@ redis.call('EXPIRE', h, TTL)
 return 1
 """
 
-# The hot path's question while a booked call waits: only the pause, one field.
+# The hot path's question while a booked call waits: only the pause (and, under an admin's
+# limit, when it was set, since that limit bounds it to its own minute).
 PAUSED_FOR = _PRELUDE + """
-local paused = tonumber(redis.call('HGET', KEYS[1], 'paused')) or 0
+local f = redis.call('HMGET', KEYS[1], 'paused', 'pset')
+local paused = tonumber(f[1]) or 0
+if tonumber(ARGV[2]) > 0 then paused = math.min(paused, (tonumber(f[2]) or 0) + ADMIN_PERIOD) end
 return s(math.max(paused - clock(ARGV[1]), 0))
 """
 

@@ -90,8 +90,8 @@ class ScriptStore:
     def pause(self, key, *, now, seconds) -> None:
         self._pause(keys=self._keys(key)[:1], args=[_arg(now), repr(max(seconds, 0.0))])
 
-    def paused_for(self, key, *, now) -> float:
-        return float(self._paused_for(keys=self._keys(key)[:1], args=[_arg(now)]))
+    def paused_for(self, key, *, now, rpm=0) -> float:
+        return float(self._paused_for(keys=self._keys(key)[:1], args=[_arg(now), rpm]))
 
     def state(self, key, *, now, rpm, share, margin) -> Raw:
         (at, limit, source, period, remaining, paused, blocked, last429, why, why_at, probing) = self._state(
