@@ -40,13 +40,15 @@ test-tools: $(DEV_STAMP)
 test: $(DEV_STAMP) test-tools
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# Up to SPRITE_WORKER_CONCURRENCY (100) async generations at once; run it again for more
+# (several share the queue in Redis). docs/WORKER.md.
 worker: $(STAMP) .env
 	$(PY) manage.py worker
 
-# Finishes requests lost to a crash or a kill as `interrupted` every 30 s (RQ's cron).
+# Finishes requests lost to a crash or a kill as `interrupted` every 30 s.
 # Optional: reading a request finishes it too.
 reaper: $(STAMP)
-	$(PY) manage.py rqcron generation.engine.cron
+	$(PY) manage.py reap_generations --every 30
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache

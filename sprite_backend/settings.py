@@ -65,7 +65,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework_api_key",
-    "django_rq",
     "csp",
     "axes",
     "drf_spectacular",
@@ -142,11 +141,11 @@ if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-# Async generations are RQ jobs on Redis; a job may wait out the whole budget.
-RQ_QUEUES = {"default": {"URL": REDIS_URL or "redis://127.0.0.1:6379/0", "DEFAULT_TIMEOUT": 900}}
-# Loads LiteLLM and the engine once, before forking a horse per job, and finishes the row of a
-# horse that died (SIGKILL, OOM), which RQ alone would leave running (generation/worker.py).
-RQ = {"WORKER_CLASS": "generation.worker.PreloadedWorker"}
+# The async worker (`manage.py worker`, docs/WORKER.md): generations one worker command runs at
+# once, each in a thread that waits on the provider holding no database connection.
+SPRITE_WORKER_CONCURRENCY = _bounded("SPRITE_WORKER_CONCURRENCY", "int", 100, 1, 1000)
+# Where a worker serves its Prometheus metrics (0: a free port, named in its `worker_started` line).
+SPRITE_WORKER_METRICS_PORT = _bounded("SPRITE_WORKER_METRICS_PORT", "int", 9808, 0, 65535)
 
 # --- The admin's own defences ------------------------------------------------------------------
 # A Content-Security-Policy on every admin page (generation.admin.csp): scripts only from our

@@ -1,4 +1,4 @@
-"""Real processes for fault tests: gunicorn with the project's gunicorn.conf.py, and an RQ worker.
+"""Real processes for fault tests: gunicorn with the project's gunicorn.conf.py, and the job worker.
 
 They run the real settings (not tests.settings) against the test database, so the
 tests that use them need committed data (`transactional_db`) and PostgreSQL: an
@@ -137,16 +137,15 @@ class Gunicorn(Process):
             conn.close()
 
 
-class RQWorker(Process):
-    """`manage.py rqworker default`: the project's worker class, a work-horse forked per job."""
+class JobWorker(Process):
+    """`manage.py worker`: one process, SPRITE_WORKER_CONCURRENCY threads on the queue in Redis."""
 
     def __init__(self, env: dict):
-        super().__init__([sys.executable, "manage.py", "rqworker", "default"], env)
+        super().__init__([sys.executable, "manage.py", "worker"], env)
+        self.metrics_port: int | None = None
 
     def start(self):
         super().start()
-        self.wait_for_log(r"Listening on")
+        port = self.wait_for_log(r"worker_started .*metrics_port=(\w+)").group(1)
+        self.metrics_port = int(port) if port.isdigit() else None
         return self
-
-    def horses(self) -> list[int]:
-        return children(self.proc.pid)

@@ -1,5 +1,6 @@
-"""Process faults with real processes: gunicorn with the project's gunicorn.conf.py, an RQ worker,
-a Redis port nobody listens on, a worker killed with SIGKILL, a deploy's SIGTERM.
+"""Process faults with real processes: gunicorn with the project's gunicorn.conf.py, a Redis port
+nobody listens on, a worker killed with SIGKILL, a deploy's SIGTERM. (The async job worker's
+faults: tests/test_worker_processes.py.)
 
 Deadlines are made short through the environment (TOTAL_TIMEOUT 5 s, its least, one 2 s
 attempt, no retries, no grace), so the reaper's verdict comes in seconds.
@@ -16,7 +17,7 @@ from django.utils import timezone
 
 from generation.engine import reaper
 from generation.models import ApiToken, GenerationRequest
-from tests.processes import Gunicorn, RQWorker, needs_postgres, process_env
+from tests.processes import Gunicorn, needs_postgres, process_env
 from tests.test_redis_optional import closed_port_url
 from tests.upstream import FakeOpenAI
 
@@ -241,37 +242,3 @@ def test_sigterm_lets_a_short_request_finish_and_marks_the_one_past_the_graceful
     slow = GenerationRequest.objects.get(prompt="slow dragon")
     assert slow.error_code == "interrupted"
     assert f"request_interrupted request_id={slow.pk} reason=worker_exit" in server.log()
-
-
-# --- A killed RQ work-horse --------------------------------------------------------------------
-
-@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs REDIS_URL (.ci/run sets it)")
-def test_a_killed_work_horse_marks_its_row_at_once(upstream, token, settings):
-    import django_rq
-
-    settings.REDIS_URL = os.environ["REDIS_URL"]
-    django_rq.get_queue("default").empty()
-    env = process_env(REDIS_URL=os.environ["REDIS_URL"], OPENAI_BASE_URL=upstream.base_url,
-                      OPENAI_API_KEY="sk-test-process",
-                      **{**SHORT_DEADLINE, "SPRITE_LITELLM_TIMEOUT": "60", "SPRITE_LITELLM_TOTAL_TIMEOUT": "60",
-                         "SPRITE_INTERRUPT_GRACE": "600"})
-    worker = RQWorker(env).start()
-    try:
-        from rest_framework.test import APIClient
-
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-        response = client.post("/v1/generate", {"prompt": "slow golem", "size": 16, "async": True}, format="json")
-        assert response.status_code == 202, response.content
-        wait_for(lambda: upstream.calls, timeout=60, what="the work-horse's upstream call")
-        [horse] = worker.horses()
-
-        os.kill(horse, signal.SIGKILL)
-        row = wait_for(lambda: GenerationRequest.objects.filter(status="failed").first(), what="the row finished")
-    finally:
-        worker.stop()
-
-    assert (row.error_code, row.retry_after) == ("interrupted", 10)
-    assert client.get(response["Location"]).json()["error"]["code"] == "interrupted"
-    assert f"request_interrupted request_id={row.pk} reason=work_horse_killed" in worker.log()
-    assert reaper.check(row).status == "failed"

@@ -51,7 +51,9 @@ the attribute later adds more failures.
 
 ``latency`` is slept (with ``sleep``) after the answer is decided and the
 call recorded, before anything is sent, so ``calls`` shows the request at once
-even if the client times out.
+even if the client times out. ``in_flight`` counts the calls inside that
+sleep or their answer's sending right now, ``max_in_flight`` the most at once
+since ``start()``/``reset()``: how many calls a worker really runs together.
 """
 
 from __future__ import annotations
@@ -243,9 +245,13 @@ class _Handler(BaseHTTPRequestHandler):
             return
         fake: FakeOpenAI = self.server.fake  # type: ignore[attr-defined]
         answer, delay = fake._handle(body)
-        if delay > 0:
-            fake.sleep(delay)
-        self._send(answer)
+        fake._entered()
+        try:
+            if delay > 0:
+                fake.sleep(delay)
+            self._send(answer)
+        finally:
+            fake._left()
 
     def _other(self):
         if self.headers.get("Content-Length"):
@@ -315,6 +321,9 @@ class FakeOpenAI:
         self.sleep = sleep
 
         self.calls: list[Call] = []
+        # Calls being answered right now (during `latency`), and the most there ever were at once.
+        self.in_flight = 0
+        self.max_in_flight = 0
         self._lock = threading.Lock()
         self._rng = random.Random(seed)
         self._window_start: float | None = None
@@ -373,6 +382,15 @@ class FakeOpenAI:
         with self._lock:
             return [c for c in self.calls if c.model == model]
 
+    def _entered(self) -> None:
+        with self._lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+    def _left(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
+
     def reset(self) -> None:
         """Forget calls, the rate-limit window, and fail/malformed counters.
 
@@ -380,6 +398,7 @@ class FakeOpenAI:
         """
         with self._lock:
             self.calls.clear()
+            self.max_in_flight = self.in_flight
             self._window_start = None
             self._window_used = 0
             self._failed_first = 0

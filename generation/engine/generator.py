@@ -36,6 +36,7 @@ Outcome = GenerationAttempt.Outcome
 Status = GenerationRequest.Status
 
 PROBE_POLL = 0.1  # seconds between looks at the pacer while another call learns a model's quota
+DEFER_AFTER = 1.0  # seconds: a deferrable request whose slot is further off gives its thread back
 NO_ANSWER = {Outcome.TIMEOUT, Outcome.CONNECTION_ERROR}
 
 
@@ -50,6 +51,27 @@ def release_db_connection() -> None:
     """
     if not connection.in_atomic_block:
         connection.close()
+
+
+@dataclass(frozen=True)
+class Booked:
+    """The first pacer slot of a request that gave its worker thread back until then (`Deferred`).
+
+    Times are the pacer's clock (shared by every host): the call goes out at `at`, the request
+    must be answered by `ends_at`, and `waited` seconds of MAX_WAIT are spent by then."""
+
+    at: float
+    ticket: str
+    waited: float
+    ends_at: float
+
+
+class Deferred(Exception):
+    """A deferrable request's first slot is `delay` seconds ahead: run it again then, holding nothing."""
+
+    def __init__(self, booked: Booked, delay: float):
+        super().__init__(f"deferred for {delay:.3f} s")
+        self.booked, self.delay = booked, delay
 
 
 @dataclass
@@ -74,26 +96,35 @@ class Generator:
     now = staticmethod(timezone.now)
     call_model = staticmethod(providers.call_model)
 
-    def run(self, row: GenerationRequest, config: EffectiveSettings | None = None) -> GenerationRequest:
+    def run(self, row: GenerationRequest, config: EffectiveSettings | None = None, *,
+            deferrable: bool = False, booked: Booked | None = None) -> GenerationRequest:
+        """`deferrable`: when the first slot lies more than DEFER_AFTER ahead, raise Deferred
+        (the row back to `queued`) instead of waiting; `booked`: the slot of such a request."""
         config = config or effective_settings()
         spec = spec_of(row)
         started = self.clock()
         row.status = Status.RUNNING
         row.model_requested = config.model
         row.save(update_fields=["status", "model_requested"])
+        deferred = False
         try:
-            self._attempt_models(row, spec, config, started)
+            self._attempt_models(row, spec, config, started, deferrable=deferrable, booked=booked)
+        except Deferred:
+            deferred, row.status = True, Status.QUEUED
+            row.save(update_fields=["status"])
+            raise
         except BaseException:
             row.status, row.error_code = Status.FAILED, "internal_error"
             row.error_message = message_of("internal_error")
             logger.exception("generation_crashed", extra={"event": "generation_crashed", "request_id": str(row.id)})
             raise
         finally:
-            row.latency_ms = policy.clamp_ms(self.clock() - started)
-            row.finished_at = self.now()
-            row.save()
-            metrics.record_request(200 if row.status == Status.SUCCEEDED else status_of(row.error_code), row.error_code,
-                                   row.latency_ms / 1000, (row.wait_ms or 0) / 1000)
+            if not deferred:  # a deferred request is not finished
+                row.latency_ms = policy.clamp_ms(self.clock() - started)
+                row.finished_at = self.now()
+                row.save()
+                metrics.record_request(200 if row.status == Status.SUCCEEDED else status_of(row.error_code),
+                                       row.error_code, row.latency_ms / 1000, (row.wait_ms or 0) / 1000)
         if row.status == Status.SUCCEEDED:
             _log(logging.INFO, "generation_succeeded", row, model=row.model_used, attempts=row.attempts,
                  retries=row.retries, fallback_used=row.fallback_used, latency_ms=row.latency_ms)
@@ -103,10 +134,14 @@ class Generator:
         return row
 
     def _attempt_models(self, row: GenerationRequest, spec: SpriteSpec, config: EffectiveSettings,
-                        started: float) -> None:
+                        started: float, *, deferrable: bool, booked: Booked | None) -> None:
         total = config.total_timeout if spec.timeout is None else min(config.total_timeout, spec.timeout)
         budgets = Budgets(max_wait=config.max_wait if spec.max_wait is None else min(config.max_wait, spec.max_wait),
                           deadline=started + total)
+        if booked is not None:  # the budgets it had when it gave its thread back
+            timer = pacing.shared_pacer().timer()
+            budgets.deadline = started + booked.ends_at - timer
+            budgets.waited = booked.waited - max(booked.at - timer, 0.0)  # the rest is waited below
         max_retries = config.retries_per_model
         limits = pacing.admin_limits(config.models) if config.enabled else {}
         outcomes: dict[str, str] = {}  # the last outcome of each model tried (admission refusals included)
@@ -125,7 +160,9 @@ class Generator:
             key = pacing.key_of(request) if config.enabled and pacing.paced(model) else None
             retry = 0
             while True:
-                slot, decision = self._admit(row, model, key, limits.get(model), budgets, config, more)
+                first = not index and not retry
+                slot, decision = self._admit(row, model, key, limits.get(model), budgets, config, more,
+                                             defer=deferrable and first, booked=booked if first else None)
                 if decision.step is not Step.CALL:
                     # Not called: a slot beyond the budgets is a rate limit; no time left is a timeout.
                     outcomes[model] = Outcome.RATE_LIMITED if decision.retry_after is not None else \
@@ -168,8 +205,11 @@ class Generator:
         detail = last_reply.message if last_reply is not None and decision.step is Step.STOP else ""
         self._fail(row, outcomes, decision, soonest, budgets, called, detail=detail)
 
-    def _admit(self, row, model, key, rpm, budgets, config, more) -> tuple[Slot | None, Decision]:
-        """Book this model's next call with the pacer, within the budgets, or decide not to call it."""
+    def _admit(self, row, model, key, rpm, budgets, config, more, *, defer: bool = False,
+               booked: Booked | None = None) -> tuple[Slot | None, Decision]:
+        """Book this model's next call with the pacer, within the budgets, or decide not to call it.
+
+        `defer`: a slot further off than DEFER_AFTER raises Deferred; `booked`: that slot, now due."""
         if budgets.deadline - self.clock() < policy.MIN_CALL:  # no time left for any call
             return None, Decision(Step.STOP)
         if key is None:
@@ -179,12 +219,18 @@ class Generator:
             wait_left, time_left = budgets.wait_left(), budgets.deadline - self.clock()
             horizon = max(0.0, min(wait_left, time_left - policy.MIN_CALL))
             now = pacer.timer()
-            got = pacer.acquire(key, now=now, deadline=now + horizon, rpm=rpm,
-                                lease=max(min(config.timeout, time_left), 1.0))
+            if booked is not None:
+                got, booked = Slot(at=booked.at, ticket=booked.ticket), None
+            else:
+                got = pacer.acquire(key, now=now, deadline=now + horizon, rpm=rpm,
+                                    lease=max(min(config.timeout, time_left), 1.0))
             if isinstance(got, Slot):
                 wait = max(got.at - now, 0.0)
                 if not wait:
                     return got, Decision(Step.CALL)
+                if defer and wait > DEFER_AFTER and not got.probe:
+                    raise Deferred(Booked(at=got.at, ticket=got.ticket, waited=budgets.waited + wait,
+                                          ends_at=now + time_left), delay=wait)
                 _log(logging.INFO, "pacer_wait", row, model=model, seconds=f"{wait:.3f}")
                 self._wait(wait, budgets)
                 if pacer.paused_until(key) <= pacer.timer():
