@@ -95,6 +95,9 @@ def run(*, concurrency: int | None = None) -> None:
     heart.start()
 
     worker = dramatiq.Worker(jobs.broker(), queues={jobs.QUEUE}, worker_threads=concurrency)
+    # Fetch no more than it has threads for: a message held here waiting for a thread is one
+    # another worker, idle, could have run (Dramatiq's default is twice as many).
+    worker.queue_prefetch = concurrency
     worker.delay_prefetch = concurrency * DELAY_PREFETCH_PER_THREAD
     stopping = threading.Event()
     signals = []

@@ -116,7 +116,7 @@ def test_with_redis_on_a_closed_port_every_call_answers(no_redis_server, upstrea
     styles = server.request("GET", "/v1/styles")
     metrics = server.request("GET", "/v1/metrics", headers=auth(token))
 
-    assert (health[0], health[2]) == (200, {"status": "ok", "database": "ok", "redis": "down"})
+    assert (health[0], health[2]) == (200, {"status": "ok", "database": "ok", "redis": "down", "workers": 0})
     assert sync[0] == 200 and sync[2]["status"] == "succeeded"
     assert queued[0] == 202 and polled[2]["status"] == "succeeded"
     assert (styles[0], metrics[0]) == (200, 403)

@@ -76,6 +76,10 @@ def run(generation_id: str, request_id: str | None, *, worker: str, deferrable: 
                 row = claim(generation_id, worker=worker)  # no queue to wait on: wait here
                 if row is not None:
                     generator.run(row, booked=deferred.booked)
+            except BaseException as exc:  # e.g. the database lost before the loop could record anything
+                reaper.interrupt([generation_id], reaper.Reason.JOB_FAILED, error=type(exc).__name__)
+                if not isinstance(exc, Exception):  # Dramatiq's time limit, a shutdown: let it through
+                    raise
     finally:
         http_request_id.reset(token)
         release_db_connection()  # a thread between jobs holds no database connection

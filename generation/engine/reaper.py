@@ -40,6 +40,7 @@ INTERRUPTED = "interrupted"
 
 class Reason(str, Enum):
     DEADLINE_PASSED = "deadline_passed"
+    JOB_FAILED = "job_failed"
     WORKER_EXIT = "worker_exit"
     WORKER_DIED = "worker_died"
 
