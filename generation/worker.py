@@ -17,6 +17,7 @@ import threading
 import time
 
 from django.conf import settings
+from django.db import connection
 
 from .engine import heartbeats, inflight, jobs, reaper, scrape
 
@@ -46,6 +47,13 @@ def preload() -> None:
         _warm_up()
     except Exception:  # a newer LiteLLM may change its internals: a slower first job, not a dead worker
         logger.warning("worker_warm_up_failed", exc_info=True, extra={"event": "worker_warm_up_failed"})
+
+
+def _size_db_pool(size: int) -> None:
+    """The worker's threads share SPRITE_WORKER_DB_POOL_SIZE connections (PostgreSQL's pool)."""
+    pool = connection.pool if hasattr(connection, "pool") else None  # None: SQLite, or no pool
+    if pool is not None:
+        pool.resize(min(pool.min_size, size), size)
 
 
 def _serve_metrics(port: int) -> int | None:
@@ -88,6 +96,7 @@ def run(*, concurrency: int | None = None) -> None:
 
     concurrency = concurrency or settings.SPRITE_WORKER_CONCURRENCY
     preload()
+    _size_db_pool(settings.SPRITE_WORKER_DB_POOL_SIZE)
     port = _serve_metrics(settings.SPRITE_WORKER_METRICS_PORT)
     name = heartbeats.name_of(inflight.ident())
     heart = Heart(name, concurrency)

@@ -144,6 +144,9 @@ else:
 # The async worker (`manage.py worker`, docs/WORKER.md): generations one worker command runs at
 # once, each in a thread that waits on the provider holding no database connection.
 SPRITE_WORKER_CONCURRENCY = _bounded("SPRITE_WORKER_CONCURRENCY", "int", 100, 1, 1000)
+# PostgreSQL connections one worker command's threads share (its pool; DB_POOL_SIZE is gunicorn's):
+# a thread holds one only between waits, for a few queries, so a hundred threads need few.
+SPRITE_WORKER_DB_POOL_SIZE = _bounded("SPRITE_WORKER_DB_POOL_SIZE", "int", 8, 1, 200)
 # Where a worker serves its Prometheus metrics (0: a free port, named in its `worker_started` line).
 SPRITE_WORKER_METRICS_PORT = _bounded("SPRITE_WORKER_METRICS_PORT", "int", 9808, 0, 65535)
 
