@@ -8,9 +8,9 @@ Run by hand (not in CI), with PostgreSQL and a Redis database this benchmark may
     ... --requests 10000 --latency 5 --workers 1 --quota 5/12 --queue-first
 
 The local upstream takes `--latency` seconds per image; `--quota N/S` makes it a fixed window of
-N calls per S seconds (with OpenAI's x-ratelimit-* headers; the pacer is told the limit as the
-admin would, N*60/S per minute, and MAX_WAIT/TOTAL_TIMEOUT are raised to their bounds so that
-queued requests wait for their slots). One warm-up request first (the pacer's probe). Then
+N calls per S seconds (with OpenAI's x-ratelimit-* headers, from which the pacer learns it), and
+MAX_WAIT/TOTAL_TIMEOUT are raised to their bounds (600/900 s) so that queued requests wait for
+their slots. One warm-up request first (the pacer's probe). Then
 `--requests` async requests are posted by 32 client threads, after the workers have started, or
 before (`--queue-first`: the queue fills with no worker listening, to measure what a queued
 request costs Redis). Sampled every 0.5 s: each worker's RSS, PostgreSQL's connections to the
@@ -127,12 +127,6 @@ def main() -> None:
                     window=quota[1] if quota else 60.0) as upstream:
         env = service_env(upstream.base_url, **extra)
         token = prepare(env)
-        if quota:
-            rpm = quota[0] * 60 / quota[1]
-            subprocess.run([sys.executable, "manage.py", "shell", "-c",
-                            "from generation.models import ModelRateLimit as M; M.objects.update_or_create("
-                            f"model={MODEL!r}, defaults={{'requests_per_minute': {int(rpm)}}})"],
-                           cwd=ROOT, env=env, check=True)
         port = free_port()
         web = start_gunicorn(env, port)
         workers: list[subprocess.Popen] = []

@@ -62,7 +62,7 @@ def median_ms(values: list[float]) -> float:
 
 
 def run_async(token, command: list[str], jobs_count: int) -> list[float]:
-    jobs.broker().flush(jobs.QUEUE)
+    jobs.flush()
     worker = subprocess.Popen([sys.executable, *command], cwd=ROOT, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL, env={**os.environ, "SPRITE_WORKER_METRICS_PORT": "0"})
     try:

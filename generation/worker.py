@@ -103,7 +103,7 @@ def run(*, concurrency: int | None = None) -> None:
     heart.beat()  # before the first claim: a row running under a worker with no heartbeat is reaped
     heart.start()
 
-    worker = dramatiq.Worker(jobs.broker(), queues={jobs.QUEUE}, worker_threads=concurrency)
+    worker = dramatiq.Worker(jobs.broker(), queues=set(jobs.QUEUES), worker_threads=concurrency)
     # Fetch no more than it has threads for: a message held here waiting for a thread is one
     # another worker, idle, could have run (Dramatiq's default is twice as many).
     worker.queue_prefetch = concurrency
@@ -121,7 +121,7 @@ def run(*, concurrency: int | None = None) -> None:
         signal.signal(signum, on_signal)
     worker.start()
     logger.info("worker_started", extra={"event": "worker_started", "worker": name, "threads": concurrency,
-                                         "queue": jobs.QUEUE, "metrics_port": port})
+                                         "queues": ",".join(jobs.QUEUES), "metrics_port": port})
     stopping.wait()
     logger.info("worker_stopping", extra={"event": "worker_stopping", "worker": name, "running": len(inflight.held())})
     stopper = threading.Thread(target=worker.stop, kwargs={"timeout": int(STOP_TIMEOUT * 1000)}, daemon=True)

@@ -98,7 +98,7 @@ def test_make_worker_runs_a_job_after_make_runs_setup(fresh_checkout):
     # As the README says: to use a worker, give both the web process and the worker a Redis.
     with (fresh_checkout / ".env").open("a") as dotenv:
         dotenv.write(f"REDIS_URL={redis_url}\n")
-    manage("shell", "-c", "from generation.engine import jobs; jobs.broker().flush(jobs.QUEUE)", env=env,
+    manage("shell", "-c", "from generation.engine import jobs; jobs.flush()", env=env,
            cwd=fresh_checkout)
 
     worker = subprocess.Popen(["make", "worker", f"VENV={VENV}"], cwd=fresh_checkout, env=env, text=True,

@@ -51,13 +51,13 @@ def upstream():
 def queue(settings, configure):
     """An empty queue in the test's Redis, no heartbeats, and a model with a known limit (no probe call)."""
     settings.REDIS_URL = os.environ["REDIS_URL"]
-    jobs.broker().flush(jobs.QUEUE)
+    jobs.flush()
     client = heartbeats.link.client()
     client.delete(*client.keys(heartbeats.KEY_PREFIX + "*") or ["-"])
     configure(model=MODEL, max_retries=0, timeout=300, total_timeout=600)
     ModelRateLimit.objects.create(model=MODEL, requests_per_minute=100_000)
     yield
-    jobs.broker().flush(jobs.QUEUE)
+    jobs.flush()
 
 
 @pytest.fixture

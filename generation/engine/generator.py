@@ -36,7 +36,7 @@ Outcome = GenerationAttempt.Outcome
 Status = GenerationRequest.Status
 
 PROBE_POLL = 0.1  # seconds between looks at the pacer while another call learns a model's quota
-DEFER_AFTER = 1.0  # seconds: a deferrable request whose slot is further off gives its thread back
+DEFER_AFTER = 5.0  # seconds: a deferrable request whose slot is further off gives its thread back
 NO_ANSWER = {Outcome.TIMEOUT, Outcome.CONNECTION_ERROR}
 
 
@@ -220,10 +220,12 @@ class Generator:
             horizon = max(0.0, min(wait_left, time_left - policy.MIN_CALL))
             now = pacer.timer()
             if booked is not None:
-                got, booked = Slot(at=booked.at, ticket=booked.ticket), None
-            else:
-                got = pacer.acquire(key, now=now, deadline=now + horizon, rpm=rpm,
-                                    lease=max(min(config.timeout, time_left), 1.0))
+                # Back from the queue: book again, since the answers that came back meanwhile may
+                # have moved the provider's window. Unless it moved, the same time is free again.
+                pacer.release(key, Slot(at=booked.at, ticket=booked.ticket))
+                booked = None
+            got = pacer.acquire(key, now=now, deadline=now + horizon, rpm=rpm,
+                                lease=max(min(config.timeout, time_left), 1.0))
             if isinstance(got, Slot):
                 wait = max(got.at - now, 0.0)
                 if not wait:

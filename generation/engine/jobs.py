@@ -14,8 +14,8 @@ beating (docs/WORKER.md):
   `interrupted`; under a live worker it is left to that worker; a finished row is left alone;
 - a row past its deadline is not started: it is finished as `interrupted`;
 - a request whose first pacer slot lies ahead gives its thread back (`Deferred`): the row
-  goes back to `queued` and the message is sent again with Dramatiq's delay, to be run at
-  its slot. Waiting costs a message in Redis, not a thread.
+  goes back to `queued` and the message is sent again with Dramatiq's delay, on the
+  `SLOT_QUEUE`, to be run at its slot. Waiting costs a message in Redis, not a thread.
 """
 import dataclasses
 import functools
@@ -44,12 +44,22 @@ Status = GenerationRequest.Status
 
 QUEUE = "generations"
 ACTOR = "run_generation"
+# Deferred requests come back on a queue of their own, taken first: on the main queue a request
+# due at its slot would wait behind every request queued meanwhile.
+SLOT_QUEUE = "generations_at_slot"
+SLOT_ACTOR = "run_generation_at_slot"
+QUEUES = (QUEUE, SLOT_QUEUE)
 NAMESPACE = "sprite-jobs"
 # A worker whose broker heartbeat is older than this has its unacknowledged messages put back
 # on the queue by the next worker's maintenance, which runs on 5% of its Redis commands.
 BROKER_HEARTBEAT_TIMEOUT_MS = 20_000
 MAINTENANCE_CHANCE = 50_000  # per million commands
 TIME_LIMIT_MARGIN = 30  # seconds past the request's deadline before Dramatiq interrupts a job
+# A delayed message reaches a thread up to ~2 s after its time (the delay queue's and the queue's
+# polls, 1 s each, when idle), and a call sent late can land in the provider's next window beside
+# the calls booked there. So a deferred request comes back this much early and waits out the rest
+# in its thread (generator.DEFER_AFTER, 5 s, keeps deferring worth it).
+DELIVER_EARLY = 2.0
 
 
 def run_generation(generation_id: str, request_id: str | None = None, booked: dict | None = None) -> None:
@@ -71,7 +81,7 @@ def run(generation_id: str, request_id: str | None, *, worker: str, deferrable: 
             try:
                 generator.run(row, deferrable=deferrable, booked=booked)
             except Deferred as deferred:
-                if send(row, booked=deferred.booked, delay=deferred.delay):
+                if send(row, booked=deferred.booked, delay=deferred.delay - DELIVER_EARLY):
                     return
                 row = claim(generation_id, worker=worker)  # no queue to wait on: wait here
                 if row is not None:
@@ -115,12 +125,21 @@ def broker_for(url: str) -> RedisBroker:
                          maintenance_chance=MAINTENANCE_CHANCE, middleware=[TimeLimit()])
     # No Retries middleware: a generation that failed has its outcome on the row; running it
     # again is the client's choice (its Idempotency-Key), never the queue's.
-    dramatiq.Actor(run_generation, broker=broker, actor_name=ACTOR, queue_name=QUEUE, priority=0, options={})
+    dramatiq.Actor(run_generation, broker=broker, actor_name=ACTOR, queue_name=QUEUE, priority=10, options={})
+    # Lower runs first when both wait for a thread.
+    dramatiq.Actor(run_generation, broker=broker, actor_name=SLOT_ACTOR, queue_name=SLOT_QUEUE, priority=0,
+                   options={})
     return broker
 
 
 def broker() -> RedisBroker | None:
     return broker_for(settings.REDIS_URL) if settings.REDIS_URL else None
+
+
+def flush() -> None:
+    """Drop every queued and deferred message (tests, benchmarks, a development reset)."""
+    for name in QUEUES:
+        broker().flush(name)
 
 
 def send(row: GenerationRequest, *, booked: Booked | None = None, delay: float = 0.0) -> bool:
@@ -131,7 +150,8 @@ def send(row: GenerationRequest, *, booked: Booked | None = None, delay: float =
         return False
     time_limit = math.ceil(effective_settings().deadline_seconds + TIME_LIMIT_MARGIN) * 1000
     message = dramatiq.Message(
-        queue_name=QUEUE, actor_name=ACTOR, args=(str(row.id), http_request_id.get(),
+        queue_name=SLOT_QUEUE if booked else QUEUE, actor_name=SLOT_ACTOR if booked else ACTOR,
+        args=(str(row.id), http_request_id.get(),
                                                   dataclasses.asdict(booked) if booked else None),
         kwargs={}, options={"time_limit": time_limit})
     try:
