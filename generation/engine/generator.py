@@ -219,13 +219,11 @@ class Generator:
             wait_left, time_left = budgets.wait_left(), budgets.deadline - self.clock()
             horizon = max(0.0, min(wait_left, time_left - policy.MIN_CALL))
             now = pacer.timer()
-            if booked is not None:
-                # Back from the queue: book again, since the answers that came back meanwhile may
-                # have moved the provider's window. Unless it moved, the same time is free again.
-                pacer.release(key, Slot(at=booked.at, ticket=booked.ticket))
-                booked = None
-            got = pacer.acquire(key, now=now, deadline=now + horizon, rpm=rpm,
-                                lease=max(min(config.timeout, time_left), 1.0))
+            if booked is not None:  # back from the queue: its slot, as booked (checked for a pause below)
+                got, booked = Slot(at=booked.at, ticket=booked.ticket), None
+            else:
+                got = pacer.acquire(key, now=now, deadline=now + horizon, rpm=rpm,
+                                    lease=max(min(config.timeout, time_left), 1.0))
             if isinstance(got, Slot):
                 wait = max(got.at - now, 0.0)
                 if not wait:
