@@ -4,6 +4,7 @@ timed: how many calls one worker command has in flight at once, what a SIGKILL l
 and two commands sharing one queue."""
 import os
 import signal
+import sys
 import threading
 import time
 import urllib.request
@@ -16,7 +17,7 @@ from django.test import Client
 from generation.engine import heartbeats, jobs, services
 from generation.engine.spec import SpriteSpec
 from generation.models import ApiToken, GenerationRequest, ModelRateLimit
-from tests.processes import JobWorker, needs_postgres, process_env
+from tests.processes import JobWorker, Process, needs_postgres, process_env
 from tests.test_prometheus_and_json_logs import samples
 from tests.upstream import FakeOpenAI
 
@@ -167,3 +168,26 @@ def test_two_worker_commands_share_one_queue(upstream, queue, token):
     assert len(names) == 2 and all(name.startswith("async:") for name in names)
     assert counted == [3, 3]  # summed over both exporters: every async generation, once
     assert len(upstream.calls) == 6
+
+
+def test_the_reaper_command_finishes_lost_rows_every_interval_until_stopped(queue, token):
+    def lost_row(prompt: str) -> GenerationRequest:
+        # Running under an async worker that sends no heartbeat: killed.
+        return GenerationRequest.objects.create(user=token.user, token=token, prompt=prompt, style="pixel", size=16,
+                                                status="running", worker="async:gone:1",
+                                                options={"transparent": True, "colors": 8, "outline": False})
+
+    first = lost_row("first")
+    reaper_process = Process([sys.executable, "manage.py", "reap_generations", "--every", "1"],
+                             process_env(REDIS_URL=os.environ["REDIS_URL"])).start()
+    try:
+        wait_for(lambda: GenerationRequest.objects.get(pk=first.pk).status == "failed", "the first row reaped")
+        second = lost_row("second")  # after the first run: only a later run can find it
+        wait_for(lambda: GenerationRequest.objects.get(pk=second.pk).status == "failed", "the second row reaped")
+        reaper_process.signal(signal.SIGTERM)
+        assert reaper_process.proc.wait(timeout=30) == 0
+    finally:
+        reaper_process.stop()
+
+    assert GenerationRequest.objects.get(pk=second.pk).error_code == "interrupted"
+    assert "request_interrupted" in reaper_process.log() and "reason=worker_died" in reaper_process.log()
