@@ -124,3 +124,23 @@ def test_a_request_whose_slot_lies_ahead_waits_in_redis_not_in_a_thread(api, que
     assert timeline.sleeps == [jobs.DELIVER_EARLY]  # the last moments before its slot, in a thread
     assert upstream.calls[1].at == booked["at"]  # sent at its slot, not before
     assert row.wait_ms == round(booked["waited"] * 1000)  # the time it spent in Redis counts against MAX_WAIT
+
+
+@needs_redis
+def test_a_deferral_redis_refuses_waits_in_the_thread_instead(api, queue, upstream, configure, timeline, settings):
+    model = "openai/gpt-image-2"
+    configure(model=model, max_wait=120, total_timeout=300)
+    ModelRateLimit.objects.create(model=model, requests_per_minute=1)
+    for prompt in ("coin", "gem"):
+        api.post("/v1/generate", {"prompt": prompt, "size": 16, "async": True}, format="json")
+    first, second = messages(queue, jobs.QUEUE)
+    jobs.run_generation(*first.args)
+
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # the queue goes away just as the second defers
+    jobs.run_generation(*second.args)
+    settings.REDIS_URL = os.environ["REDIS_URL"]
+
+    row = GenerationRequest.objects.get(pk=second.args[0])
+    assert (row.status, len(upstream.calls)) == ("succeeded", 2)
+    assert len(timeline.sleeps) == 1 and timeline.sleeps[0] >= 60  # it waited for its slot here
+    assert upstream.calls[1].at - upstream.calls[0].at >= 60

@@ -100,8 +100,10 @@ OK = ("sprite_requests_total", frozenset({("status", "200"), ("code", "ok")}))
 
 
 def test_one_worker_command_runs_its_concurrency_of_generations_at_once(upstream, queue, token):
-    worker = JobWorker(worker_env(upstream, SPRITE_WORKER_CONCURRENCY="8")).start()
+    worker = JobWorker(worker_env(upstream, SPRITE_WORKER_CONCURRENCY="8", SPRITE_WORKER_DB_POOL_SIZE="2")).start()
     try:
+        for _ in range(3):  # each scrape reads the pacer's settings, and gives its connection back
+            scrape(worker.metrics_port)
         ids = submit(token, 10)
         wait_for(lambda: upstream.in_flight == 8, "8 upstream calls in flight")
         assert list(statuses(ids).values()).count("running") == 8  # and 2 wait in the queue

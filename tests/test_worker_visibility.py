@@ -6,11 +6,10 @@ import pytest
 from django.test import Client
 
 from generation.engine import heartbeats
-from generation.models import GenerationRequest
 
 pytestmark = [pytest.mark.django_db,
               pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs REDIS_URL (.ci/run sets it)")]
-WARNING = "queued and no worker listens"
+WARNING = "waiting in the queue and no worker listens"
 
 
 @pytest.fixture
@@ -34,13 +33,16 @@ def test_healthz_counts_the_workers_whose_heartbeat_is_live(no_heartbeats):
     assert Client().get("/healthz").json()["workers"] == 1
 
 
-def test_the_admin_warns_when_async_requests_are_queued_and_no_worker_listens(admin_client, admin_user,
-                                                                              no_heartbeats):
-    for _ in range(2):
-        GenerationRequest.objects.create(user=admin_user, prompt="coin", style="pixel", size=16, status="queued")
+def test_the_admin_warns_when_async_requests_wait_and_no_worker_listens(admin_client, api, no_heartbeats):
+    from generation.engine import jobs
+
+    jobs.flush()
+    for prompt in ("coin", "gem"):
+        assert api.post("/v1/generate", {"prompt": prompt, "async": True}, format="json").status_code == 202
 
     page = admin_client.get("/admin/generation/generationrequest/").content.decode()
     assert f"2 async requests {WARNING}" in page
 
     heartbeats.beat("async:host-a:1", threads=100, started=0)
     assert WARNING not in admin_client.get("/admin/generation/generationrequest/").content.decode()
+    jobs.flush()

@@ -21,8 +21,8 @@ def warn_if_unattended(request: HttpRequest) -> None:
     """Async requests wait in Redis for a worker; say so when none listens (docs/WORKER.md)."""
     waiting = jobs.unattended()
     if waiting:
-        messages.warning(request, f"{waiting} async request{'s' if waiting != 1 else ''} queued and no worker "
-                                  "listens: start one with `make worker` (python manage.py worker).")
+        messages.warning(request, f"{waiting} async request{'s' if waiting != 1 else ''} waiting in the queue and "
+                                  "no worker listens: start one with `make worker` (python manage.py worker).")
 
 
 class AttemptInline(admin.TabularInline):

@@ -174,7 +174,12 @@ def enqueue(row: GenerationRequest) -> None:
 
 
 def unattended() -> int:
-    """Async requests queued while no worker listens (0 when a worker listens, or there is no queue)."""
-    if not settings.REDIS_URL or heartbeats.count() != 0:
+    """Async requests waiting on the queue while no worker listens (0 when one does, or no queue)."""
+    target = broker()
+    if target is None or link.client() is None or heartbeats.count() != 0:
         return 0
-    return GenerationRequest.objects.filter(status=Status.QUEUED).count()
+    try:  # Dramatiq's count of a queue's messages not yet done: waiting, delayed, or held by a worker
+        return sum(target.do_qsize(name) for name in QUEUES)
+    except RedisError as exc:
+        link.failed(exc)
+        return 0

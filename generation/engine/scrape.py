@@ -2,14 +2,22 @@
 from ..config import effective_settings
 from ..metrics import PacerCollector
 from . import pacing
+from .generator import release_db_connection
 
 
-def pacer_states():
+def pacer_states() -> list:
     """(model, limit per minute, remaining, paused until) for each paced model, from the shared pacer."""
-    for row in pacing.model_states(effective_settings().models):
-        state = row.state
-        per_minute = state.limit * 60 / state.period if state.limit is not None and state.period else None
-        yield row.model, per_minute, state.remaining, state.paused_until
+    try:
+        rows = []
+        for row in pacing.model_states(effective_settings().models):
+            state = row.state
+            per_minute = state.limit * 60 / state.period if state.limit is not None and state.period else None
+            rows.append((row.model, per_minute, state.remaining, state.paused_until))
+        return rows
+    finally:
+        # The worker's exporter scrapes in a thread of its own, which nothing else would make give
+        # its connection back to the pool.
+        release_db_connection()
 
 
 pacer_collector = PacerCollector(pacer_states)
