@@ -193,3 +193,25 @@ def test_the_reaper_command_finishes_lost_rows_every_interval_until_stopped(queu
 
     assert GenerationRequest.objects.get(pk=second.pk).error_code == "interrupted"
     assert "request_interrupted" in reaper_process.log() and "reason=worker_died" in reaper_process.log()
+
+
+def test_a_stopped_worker_finishes_what_it_still_runs_as_interrupted_and_leaves_the_rest_queued(upstream, queue,
+                                                                                                  token):
+    worker = JobWorker(worker_env(upstream, SPRITE_WORKER_CONCURRENCY="2")).start()
+    ids = submit(token, 3)
+    wait_for(lambda: upstream.in_flight == 2, "2 upstream calls in flight")
+    running = [pk for pk, s in statuses(ids).items() if s == "running"]
+
+    worker.signal(signal.SIGTERM)  # a deploy: running generations may finish ...
+    worker.wait_for_log("worker_stopping")
+    worker.signal(signal.SIGTERM)  # ... but the operator will not wait
+    assert worker.proc.wait(timeout=60) == 0
+    worker.stop()
+
+    rows = {str(r.pk): r for r in GenerationRequest.objects.filter(pk__in=ids)}
+    assert {pk: (rows[pk].status, rows[pk].error_code) for pk in running} == dict.fromkeys(
+        running, ("failed", "interrupted"))
+    [waiting] = set(ids) - set(running)
+    assert rows[waiting].status == "queued"  # never taken: still on the queue for the next worker
+    assert worker.log().count("reason=worker_exit") == 2
+    assert Client().get("/healthz").json()["workers"] == 0
