@@ -61,6 +61,7 @@ def _serve_metrics(port: int) -> int | None:
     from prometheus_client import REGISTRY, start_http_server
 
     REGISTRY.register(scrape.pacer_collector)
+    REGISTRY.register(scrape.queue_collector)
     try:
         server, _ = start_http_server(port, registry=REGISTRY)
     except OSError as exc:  # two workers on one host: the second runs without an exporter

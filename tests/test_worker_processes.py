@@ -108,10 +108,14 @@ def test_one_worker_command_runs_its_concurrency_of_generations_at_once(upstream
         wait_for(lambda: upstream.in_flight == 8, "8 upstream calls in flight")
         assert list(statuses(ids).values()).count("running") == 8  # and 2 wait in the queue
         assert Client().get("/healthz").json()["workers"] == 1
+        web = samples(Client().get("/metrics").content.decode())
+        assert (web[("sprite_async_workers", frozenset())], web[("sprite_async_queue_messages", frozenset())]) == (1, 10)
 
         upstream.release()
         wait_for(lambda: set(statuses(ids).values()) == {"succeeded"}, "every row succeeded")
         metrics = scrape(worker.metrics_port)
+        wait_for(lambda: samples(Client().get("/metrics").content.decode())[
+            ("sprite_async_queue_messages", frozenset())] == 0, "every message acknowledged")
     finally:
         worker.stop()
 

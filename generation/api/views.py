@@ -90,5 +90,5 @@ def prometheus_metrics(request):
     """Prometheus text format, summed over every gunicorn worker. Keep it off the public internet.
 
     The pacer's state is shared (Redis), so whichever worker is scraped reads it, at scrape time."""
-    body, content_type = metrics.exposition(scrape.pacer_collector)
+    body, content_type = metrics.exposition(scrape.pacer_collector, scrape.queue_collector)
     return HttpResponse(body, content_type=content_type)

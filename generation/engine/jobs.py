@@ -173,13 +173,20 @@ def enqueue(row: GenerationRequest) -> None:
     run(str(row.id), http_request_id.get(), worker=inflight.ident())
 
 
-def unattended() -> int:
-    """Async requests waiting on the queue while no worker listens (0 when one does, or no queue)."""
+def waiting() -> int | None:
+    """Messages not yet done on the queues (waiting, deferred, or held by a worker); None without Redis."""
     target = broker()
-    if target is None or link.client() is None or heartbeats.count() != 0:
-        return 0
-    try:  # Dramatiq's count of a queue's messages not yet done: waiting, delayed, or held by a worker
+    if target is None or link.client() is None:
+        return None
+    try:
         return sum(target.do_qsize(name) for name in QUEUES)
     except RedisError as exc:
         link.failed(exc)
+        return None
+
+
+def unattended() -> int:
+    """Async requests waiting on the queue while no worker listens (0 when one does, or no queue)."""
+    if broker() is None or heartbeats.count() != 0:
         return 0
+    return waiting() or 0

@@ -1,7 +1,9 @@
 """What `/metrics` reads at scrape time, in the web process and in the async worker alike."""
+from prometheus_client.core import GaugeMetricFamily
+
 from ..config import effective_settings
 from ..metrics import PacerCollector
-from . import pacing
+from . import heartbeats, jobs, pacing
 from .generator import release_db_connection
 
 
@@ -21,3 +23,22 @@ def pacer_states() -> list:
 
 
 pacer_collector = PacerCollector(pacer_states)
+
+
+class QueueCollector:
+    """The async queue as Redis holds it now: workers listening, messages not yet done."""
+
+    def collect(self):
+        workers, messages = heartbeats.count(), jobs.waiting()
+        families = []
+        if workers is not None:
+            families.append(GaugeMetricFamily("sprite_async_workers", "Async workers whose heartbeat is live.",
+                                              value=workers))
+        if messages is not None:
+            families.append(GaugeMetricFamily(
+                "sprite_async_queue_messages",
+                "Async jobs not yet done: queued, waiting for their pacer slot, or running.", value=messages))
+        return families
+
+
+queue_collector = QueueCollector()
