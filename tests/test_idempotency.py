@@ -134,3 +134,15 @@ def test_a_repeat_of_a_request_its_worker_lost_generates_again_once_it_is_reaped
     assert (lost.status, lost.error_code, lost.idempotency_key) == ("failed", "interrupted", "")
     assert "request_interrupted" in [getattr(r, "event", "") for r in caplog.records]
     assert GenerationAttempt.objects.filter(request_id=response.json()["id"]).count() == 1
+
+
+@pytest.mark.parametrize(("created", "run_async", "action"), [
+    (True, False, "run"),
+    (True, True, "queue"),
+    (False, False, "answer"),  # a repeat is answered with the first request's row, sync or async
+    (False, True, "answer"),
+])
+def test_taking_a_request_decides_from_whether_its_row_is_new_and_async(created, run_async, action):
+    from generation.engine.services import decide
+
+    assert decide(created=created, run_async=run_async).value == action
