@@ -45,13 +45,15 @@ test: $(DEV_STAMP) test-tools
 test-fast: $(DEV_STAMP)
 	$(PY) -m pytest -m "not browser and not process" $(PYTEST_ARGS)
 
+# Up to SPRITE_WORKER_CONCURRENCY (100) async generations at once; run it again for more
+# (several share the queue in Redis). docs/WORKER.md.
 worker: $(STAMP) .env
 	$(PY) manage.py worker
 
-# Finishes requests lost to a crash or a kill as `interrupted` every 30 s (RQ's cron).
+# Finishes requests lost to a crash or a kill as `interrupted` every 30 s.
 # Optional: reading a request finishes it too.
 reaper: $(STAMP)
-	$(PY) manage.py rqcron generation.engine.cron
+	$(PY) manage.py reap_generations --every 30
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache

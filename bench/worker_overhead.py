@@ -1,10 +1,10 @@
-"""What an async generation costs over the same request served inline, per RQ worker class.
+"""What an async generation costs over the same request served inline, on `manage.py worker`.
 
 Run by hand (not in CI), with a Redis database of your own:
 
     REDIS_URL=redis://127.0.0.1:6379/4 .venv/bin/python bench/worker_overhead.py [jobs]
 
-For each worker class a real `manage.py rqworker` process serves the queue; this process
+A real `manage.py worker` process (Dramatiq threads) serves the queue; this process
 queues one request at a time (the offline model, 64 px) and polls its row until it is
 finished. "async" is enqueue-to-finished as a client polling the row would see it (the 2 ms
 poll included); "inline" is the same request run in this process. Both use one SQLite file.
@@ -38,11 +38,8 @@ from generation.engine.spec import SpriteSpec  # noqa: E402
 from generation.models import ApiToken, GenerationRequest  # noqa: E402
 from generation.providers import load_litellm  # noqa: E402
 
-WORKERS = {
-    "rq Worker (fork per job, nothing preloaded: before)": "rq.worker.Worker",
-    "PreloadedWorker (fork per job, app preloaded: make worker)": "generation.worker.PreloadedWorker",
-    "rq SimpleWorker (no fork)": "rq.worker.SimpleWorker",
-}
+# (The RQ worker classes this bench measured before the move to Dramatiq: docs/BENCHMARKS.md.)
+WORKERS = {"manage.py worker (Dramatiq threads, app preloaded)": ["manage.py", "worker", "--concurrency", "4"]}
 SPEC = SpriteSpec(prompt="green slime", style="pixel", size=64, transparent=True, colors=16, outline=True)
 
 
@@ -64,12 +61,10 @@ def median_ms(values: list[float]) -> float:
     return statistics.median(values) * 1000
 
 
-def run_async(token, worker_class: str, jobs_count: int) -> list[float]:
-    import django_rq
-
-    django_rq.get_queue("default").empty()
-    worker = subprocess.Popen([sys.executable, "manage.py", "rqworker", "default", "--worker-class", worker_class],
-                              cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def run_async(token, command: list[str], jobs_count: int) -> list[float]:
+    jobs.flush()
+    worker = subprocess.Popen([sys.executable, *command], cwd=ROOT, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, env={**os.environ, "SPRITE_WORKER_METRICS_PORT": "0"})
     try:
         warm = new_row(token, GenerationRequest.Status.QUEUED)  # the worker's own start-up is not a job's cost
         jobs.enqueue(warm)
@@ -105,9 +100,9 @@ def main(count: int) -> None:
     token, _ = ApiToken.objects.create_key(user=user, name="bench")
     inline = median_ms(run_inline(token, count))
     print(f"{count} jobs each, medians; inline {inline:.1f} ms")
-    print(f"{'worker class':60} {'async ms':>9} {'over inline ms':>15}")
-    for label, worker_class in WORKERS.items():
-        async_ms = median_ms(run_async(token, worker_class, count))
+    print(f"{'worker':60} {'async ms':>9} {'over inline ms':>15}")
+    for label, command in WORKERS.items():
+        async_ms = median_ms(run_async(token, command, count))
         print(f"{label:60} {async_ms:9.1f} {async_ms - inline:15.1f}")
 
 

@@ -4,11 +4,19 @@ Under gunicorn, each worker process writes its values to files in PROMETHEUS_MUL
 (gunicorn.conf.py sets it up), and `/metrics` sums every process's files; with it unset (tests,
 `manage.py` commands) the values live in this process's registry. prometheus_client reads the
 variable when it is imported, so it must be in the environment before the app loads.
+
+The async worker (`manage.py worker`) is one process with many threads: it serves its own
+registry on SPRITE_WORKER_METRICS_PORT, and Prometheus sums it with the web's (docs/WORKER.md).
+The pacer's gauges are read from the shared pacer at scrape time (`PacerCollector`).
 """
 import os
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from collections.abc import Callable, Iterable
+
+from django.db import DatabaseError
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client import REGISTRY, multiprocess
+from prometheus_client.core import GaugeMetricFamily
 
 # Requests wait on providers for seconds to minutes (SPRITE_LITELLM_TOTAL_TIMEOUT is at most 900 s).
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 900)
@@ -21,16 +29,6 @@ LATENCY = Histogram("sprite_request_latency_seconds", "Time from taking a reques
 WAIT = Histogram("sprite_request_wait_seconds", "Time one request spent waiting between upstream attempts.",
                  buckets=WAIT_BUCKETS)
 UPSTREAM_CALLS = Counter("sprite_upstream_calls", "Calls to image models, by model and outcome.", ["model", "outcome"])
-# A gauge across processes: the value most recently set by any of them.
-PACER_LIMIT = Gauge("sprite_pacer_limit_requests_per_minute", "A model's known request limit per minute.",
-                    ["model"], multiprocess_mode="mostrecent")
-PACER_REMAINING = Gauge("sprite_pacer_remaining_requests", "Requests a model's quota allows before its reset.",
-                        ["model"], multiprocess_mode="mostrecent")
-PACER_PAUSED_UNTIL = Gauge("sprite_pacer_paused_until_seconds",
-                           "Unix time until which a model is paused after a 429 (0: not paused).",
-                           ["model"], multiprocess_mode="mostrecent")
-
-
 def record_request(status: int, code: str, latency_s: float, wait_s: float) -> None:
     """One finished generation request: its HTTP status, its error code ('' or 'ok' when it succeeded)."""
     REQUESTS.labels(status=str(status), code=code or "ok").inc()
@@ -43,20 +41,46 @@ def record_attempt(model: str, outcome: str) -> None:
     UPSTREAM_CALLS.labels(model=model, outcome=outcome).inc()
 
 
-def record_pacer(model: str, *, limit: float | None, remaining: float | None, paused_until: float | None) -> None:
-    """The pacer's state for one model; a value it does not know is left as last set."""
-    if limit is not None:
-        PACER_LIMIT.labels(model=model).set(limit)
-    if remaining is not None:
-        PACER_REMAINING.labels(model=model).set(remaining)
-    PACER_PAUSED_UNTIL.labels(model=model).set(paused_until or 0)
+class PacerCollector:
+    """The pacer's gauges, read from the shared pacer when scraped, so they are never stale.
+
+    `states` returns (model, limit per minute, remaining, paused until) for each paced model,
+    None for what the pacer does not know; the engine passes it in (this module is below it)."""
+
+    def __init__(self, states: Callable[[], Iterable[tuple[str, float | None, float | None, float | None]]]):
+        self.states = states
+
+    def collect(self):
+        limit = GaugeMetricFamily("sprite_pacer_limit_requests_per_minute", "A model's known request limit per minute.",
+                                  labels=["model"])
+        remaining = GaugeMetricFamily("sprite_pacer_remaining_requests",
+                                      "Requests a model's quota allows before its reset.", labels=["model"])
+        paused = GaugeMetricFamily("sprite_pacer_paused_until_seconds",
+                                   "Unix time until which a model is paused after a 429 (0: not paused).",
+                                   labels=["model"])
+        try:
+            rows = list(self.states())
+        except DatabaseError:  # the request counters still answer while the database is away
+            rows = []
+        for model, per_minute, left, until in rows:
+            if per_minute is not None:
+                limit.add_metric([model], per_minute)
+            if left is not None:
+                remaining.add_metric([model], left)
+            paused.add_metric([model], until or 0)
+        return [limit, remaining, paused]
 
 
-def exposition() -> tuple[bytes, str]:
-    """The text `/metrics` answers: every process's values under gunicorn, else this process's."""
+def exposition(*collectors) -> tuple[bytes, str]:
+    """The text `/metrics` answers: every process's values under gunicorn, else this process's,
+    then what `collectors` read at scrape time."""
     directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if directory:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry, path=directory)
-        return generate_latest(registry), CONTENT_TYPE_LATEST
-    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+    else:
+        registry = REGISTRY
+    scraped = CollectorRegistry()
+    for collector in collectors:
+        scraped.register(collector)
+    return generate_latest(registry) + generate_latest(scraped), CONTENT_TYPE_LATEST

@@ -67,7 +67,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework_api_key",
-    "django_rq",
     "csp",
     "axes",
     "drf_spectacular",
@@ -146,11 +145,14 @@ if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-# Async generations are RQ jobs on Redis; a job may wait out the whole budget.
-RQ_QUEUES = {"default": {"URL": REDIS_URL or "redis://127.0.0.1:6379/0", "DEFAULT_TIMEOUT": 900}}
-# Loads LiteLLM and the engine once, before forking a horse per job, and finishes the row of a
-# horse that died (SIGKILL, OOM), which RQ alone would leave running (generation/worker.py).
-RQ = {"WORKER_CLASS": "generation.worker.PreloadedWorker"}
+# The async worker (`manage.py worker`, docs/WORKER.md): generations one worker command runs at
+# once, each in a thread that waits on the provider holding no database connection.
+SPRITE_WORKER_CONCURRENCY = _bounded("SPRITE_WORKER_CONCURRENCY", "int", 100, 1, 1000)
+# PostgreSQL connections one worker command's threads share (its pool; DB_POOL_SIZE is gunicorn's):
+# a thread holds one only between waits, for a few queries, so a hundred threads need few.
+SPRITE_WORKER_DB_POOL_SIZE = _bounded("SPRITE_WORKER_DB_POOL_SIZE", "int", 8, 1, 200)
+# Where a worker serves its Prometheus metrics (0: a free port, named in its `worker_started` line).
+SPRITE_WORKER_METRICS_PORT = _bounded("SPRITE_WORKER_METRICS_PORT", "int", 9808, 0, 65535)
 
 # --- The admin's own defences ------------------------------------------------------------------
 # A Content-Security-Policy on every admin page (generation.admin.csp): scripts only from our

@@ -17,7 +17,7 @@ from tests import processes
 from tests.upstream import FakeOpenAI
 
 # What a test starts real processes with; a module holding one of these is a process test.
-LAUNCHERS = (processes.Gunicorn, processes.RQWorker, processes.Process, processes.gunicorn, processes.manage,
+LAUNCHERS = (processes.Gunicorn, processes.JobWorker, processes.Process, processes.gunicorn, processes.manage,
              processes.stop)
 
 

@@ -1,5 +1,5 @@
 """Real processes of the project, for tests and benchmarks: the one way to start gunicorn (with the
-project's gunicorn.conf.py), an RQ worker, `manage.py` and `make`, and to stop them.
+project's gunicorn.conf.py), the async job worker, `manage.py` and `make`, and to stop them.
 
 Two environments:
 - `process_env`: the real settings (not tests.settings) against the test database, so the
@@ -262,16 +262,15 @@ def gunicorn(env: dict, *, stdout, stderr, ready_host: str = ""):
         server.stop()
 
 
-class RQWorker(Process):
-    """`manage.py rqworker default`: the project's worker class, a work-horse forked per job."""
+class JobWorker(Process):
+    """`manage.py worker`: one process, SPRITE_WORKER_CONCURRENCY threads on the queue in Redis."""
 
     def __init__(self, env: dict):
-        super().__init__([sys.executable, "manage.py", "rqworker", "default"], env)
+        super().__init__([sys.executable, "manage.py", "worker"], env)
+        self.metrics_port: int | None = None
 
     def start(self):
         super().start()
-        self.wait_for_log(r"Listening on")
+        port = self.wait_for_log(r"worker_started .*metrics_port=(\w+)").group(1)
+        self.metrics_port = int(port) if port.isdigit() else None
         return self
-
-    def horses(self) -> list[int]:
-        return children(self.proc.pid)

@@ -51,6 +51,11 @@ def start_django(**env) -> subprocess.CompletedProcess:
         ("ADMIN_LOCKOUT_FAILURES", "0"),
         ("ADMIN_LOCKOUT_MINUTES", "15m"),
         ("ADMIN_PROXY_COUNT", "6"),
+        ("SPRITE_WORKER_CONCURRENCY", "0"),
+        ("SPRITE_WORKER_CONCURRENCY", "1001"),
+        ("SPRITE_WORKER_CONCURRENCY", "1e2"),
+        ("SPRITE_WORKER_DB_POOL_SIZE", "0"),
+        ("SPRITE_WORKER_METRICS_PORT", "70000"),
         # Rates DRF would misread (it looks at the first letter only) or fail on at every request.
         ("SPRITE_THROTTLE_RATE", "abc"),
         ("SPRITE_THROTTLE_RATE", "10/fortnight"),

@@ -47,4 +47,5 @@ def test_healthz_answers_503_naming_the_database(database_down, settings):
     response = Client().get("/healthz")
 
     assert response.status_code == 503
-    assert response.json() == {"status": "unavailable", "database": "down", "redis": "not configured"}
+    assert response.json() == {"status": "unavailable", "database": "down", "redis": "not configured",
+                               "workers": 0}

@@ -159,7 +159,8 @@ def test_make_worker_runs_a_job_after_make_runs_setup(fresh_checkout):
     # As the README says: to use a worker, give both the web process and the worker a Redis.
     with (fresh_checkout / ".env").open("a") as dotenv:
         dotenv.write(f"REDIS_URL={redis_url}\n")
-    manage("shell", "-c", "import django_rq; django_rq.get_queue('default').empty()", env=env, cwd=fresh_checkout)
+    manage("shell", "-c", "from generation.engine import jobs; jobs.flush()", env=env,
+           cwd=fresh_checkout)
 
     worker = subprocess.Popen(["make", "worker", f"VENV={VENV}"], cwd=fresh_checkout, env=env, text=True,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)

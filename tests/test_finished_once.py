@@ -89,7 +89,7 @@ def test_a_job_whose_row_the_reaper_finished_after_it_was_read_generates_nothing
                                            options={"transparent": True, "colors": 8, "outline": True},
                                            deadline=timezone.now() + timedelta(seconds=60))
     read_by_the_job = GenerationRequest.objects.get(pk=row.pk)  # still queued, as the job read it
-    reaper.interrupt([row.pk], reaper.Reason.JOB_LOST)
+    reaper.interrupt([row.pk], reaper.Reason.WORKER_DIED)
 
     answered = generator.run(read_by_the_job)
 

@@ -118,11 +118,16 @@ def test_a_repeat_of_an_unfinished_request_is_202_with_its_location(api, user, c
     assert response.json()["status"] == "running"
 
 
-def test_a_repeat_of_a_request_its_worker_lost_generates_again(api, user, configure, settings, caplog):
+def test_a_repeat_of_a_request_its_worker_lost_generates_again_once_it_is_reaped(api, user, configure, settings,
+                                                                                 caplog):
     configure(total_timeout=5)
     settings.SPRITE_INTERRUPT_GRACE = 0
     lost = unfinished(api, user, "order-6", age=10)
 
+    # Taking a request does not reap: the repeat gets the row as it stands ...
+    assert generate(api, "order-6").status_code == 202
+    # ... until a read (or the reaper's schedule) finishes it.
+    assert api.get(f"/v1/generations/{lost.pk}").json()["error"]["code"] == "interrupted"
     response = generate(api, "order-6")
 
     assert response.status_code == 200 and response.json()["id"] != str(lost.pk)
@@ -130,3 +135,15 @@ def test_a_repeat_of_a_request_its_worker_lost_generates_again(api, user, config
     assert (lost.status, lost.error_code, lost.idempotency_key) == ("failed", "interrupted", "")
     assert "request_interrupted" in [getattr(r, "event", "") for r in caplog.records]
     assert GenerationAttempt.objects.filter(request_id=response.json()["id"]).count() == 1
+
+
+@pytest.mark.parametrize(("created", "run_async", "action"), [
+    (True, False, "run"),
+    (True, True, "queue"),
+    (False, False, "answer"),  # a repeat is answered with the first request's row, sync or async
+    (False, True, "answer"),
+])
+def test_taking_a_request_decides_from_whether_its_row_is_new_and_async(created, run_async, action):
+    from generation.engine.services import decide
+
+    assert decide(created=created, run_async=run_async).value == action

@@ -1,16 +1,16 @@
 """Every row finishes: a request the server lost becomes failed `interrupted`, on read, on the
-schedule, and from RQ's failure hooks. Killed processes (gunicorn, work-horse) are in
-test_process_faults.py; here the lost rows are made the way a crash leaves them."""
+schedule, and when the job queue redelivers the message of a dead worker. Killed processes
+(gunicorn, the job worker) are in test_process_faults.py and test_worker_processes.py; here the
+lost rows are made the way a crash leaves them."""
 import os
-import time
 from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.utils import timezone
 
-from generation.engine import jobs, reaper
-from generation.engine.jobs import JobState
+from generation.engine import heartbeats, jobs, reaper
 from generation.engine.reaper import Reason, verdict
 from generation.models import GenerationRequest
 from tests.markers import needs_redis
@@ -19,30 +19,27 @@ from tests.test_resilience import events
 Status = GenerationRequest.Status
 
 Q, R, S, F = Status.QUEUED, Status.RUNNING, Status.SUCCEEDED, Status.FAILED
-ALIVE, GONE, FAILED, UNKNOWN = JobState.ALIVE, JobState.GONE, JobState.FAILED, JobState.UNKNOWN
+LIVE, DEAD, WEB = "async:host:1", "async:host:2", "host:3"
 
 
-@pytest.mark.parametrize(("status", "age", "job", "expected"), [
-    (R, 10, UNKNOWN, None),  # within deadline 60 + grace 30
-    (R, 90, UNKNOWN, None),  # at the edge: not yet
-    (R, 90.1, UNKNOWN, Reason.DEADLINE_PASSED),
-    (Q, 91, ALIVE, Reason.QUEUED_PAST_DEADLINE),  # a job nobody took in time: a timeout, at once
-    (Q, 60.1, ALIVE, Reason.QUEUED_PAST_DEADLINE),
-    (Q, 60.1, UNKNOWN, Reason.QUEUED_PAST_DEADLINE),
-    (R, 60.1, ALIVE, None),  # a running request finishes itself: the grace is its
-    (R, 10, GONE, None),  # a sync request has no job
-    (R, 10, FAILED, Reason.JOB_FAILED),
-    (Q, 10, FAILED, Reason.JOB_FAILED),
-    (Q, 10, GONE, Reason.JOB_LOST),
-    (Q, 4, GONE, None),  # maybe a moment before its enqueue
-    (Q, 10, UNKNOWN, None),  # Redis down: only the deadline can tell
-    (Q, 10, ALIVE, None),
-    (S, 1000, GONE, None),
-    (F, 1000, FAILED, None),
+@pytest.mark.parametrize(("status", "age", "worker", "alive", "expected"), [
+    (R, 10, WEB, None, None),  # within deadline 60 + grace 30
+    (R, 90, WEB, None, None),  # at the edge: not yet
+    (R, 90.1, WEB, None, Reason.DEADLINE_PASSED),
+    (R, 60.1, LIVE, {LIVE}, None),  # a running request finishes itself: the grace is its
+    (Q, 60.1, "", {LIVE}, Reason.QUEUED_PAST_DEADLINE),  # a message nobody took in time: a timeout, at once
+    (Q, 91, "", None, Reason.QUEUED_PAST_DEADLINE),
+    (R, 10, LIVE, {LIVE}, None),
+    (R, 10, DEAD, {LIVE}, Reason.WORKER_DIED),  # its worker's heartbeat is gone
+    (R, 10, DEAD, None, None),  # Redis cannot say: only the deadline can tell
+    (R, 10, WEB, set(), None),  # a web process sends no heartbeat: its master finishes its rows
+    (Q, 10, DEAD, set(), None),  # deferred by a worker since gone: its message waits in Redis
+    (S, 1000, DEAD, set(), None),
+    (F, 1000, DEAD, set(), None),
 ])
-def test_verdict(status, age, job, expected):
+def test_verdict(status, age, worker, alive, expected):
     # A row taken `age` seconds ago with a deadline 60 s after it.
-    assert verdict(status=status, age=age, late=age - 60, grace=30, job=job, enqueue_grace=5) == expected
+    assert verdict(status=status, age=age, late=age - 60, grace=30, worker=worker, alive=alive) == expected
 
 
 @pytest.fixture
@@ -147,14 +144,9 @@ def test_interrupt_leaves_a_row_that_finished_meanwhile(user):
     assert (row.status, row.error_code) == ("succeeded", "")
 
 
-@pytest.mark.django_db
-def test_the_reaper_is_on_rqs_cron_every_30_seconds():
-    from rq import cron
-
-    import generation.engine.cron  # noqa: F401  (registers on import)
-
-    assert [(d["func"], d["interval"]) for d in cron._job_data_registry] == [(reaper.reap, 30)]
-    cron._job_data_registry.clear()
+def test_the_periodic_reaper_refuses_an_interval_out_of_bounds():
+    with pytest.raises(CommandError, match="--every=0.0 is outside 1..3600"):
+        call_command("reap_generations", "--every", "0")
 
 
 @pytest.mark.django_db
@@ -169,64 +161,71 @@ def test_the_admin_filters_interrupted_rows(admin_client, user):
     assert str(interrupted.pk) in filtered and str(other.pk) not in filtered
 
 
-# --- Async requests on real Redis, with no worker, or with one whose job fails ----------------
+# --- Messages the job queue delivers late, twice, or to a job that fails ----------------------
 
 @pytest.fixture
-def queue(settings, configure):
-    import django_rq
-
+def redis_heartbeats(settings):
     settings.REDIS_URL = os.environ["REDIS_URL"]
-    queue = django_rq.get_queue("default")
-    queue.empty()
-    yield queue
-    queue.empty()
+    heartbeats.link.client().delete(*heartbeats.link.client().keys(heartbeats.KEY_PREFIX + "*") or ["-"])
+    yield
+    heartbeats.link.client().delete(*heartbeats.link.client().keys(heartbeats.KEY_PREFIX + "*") or ["-"])
 
 
 @needs_redis
-@pytest.mark.django_db(transaction=True)
-def test_an_async_job_nobody_takes_expires_and_its_row_is_interrupted(api, queue, configure, settings, monkeypatch,
-                                                                      caplog):
-    configure(total_timeout=7)  # the request's deadline, plus the grace: the job's time to live
-    settings.SPRITE_INTERRUPT_GRACE = 3
-    monkeypatch.setattr(reaper, "ENQUEUE_GRACE", 0.2)
+@pytest.mark.django_db
+def test_a_redelivered_message_finishes_a_row_whose_worker_died_and_never_runs_it_again(user, redis_heartbeats,
+                                                                                          caplog):
+    heartbeats.beat(LIVE, threads=1, started=0)
+    dead, live = lost_row(user, age=1), lost_row(user, age=1)
+    GenerationRequest.objects.filter(pk=dead.pk).update(worker=DEAD)
+    GenerationRequest.objects.filter(pk=live.pk).update(worker=LIVE)
+    done = lost_row(user, status=Status.SUCCEEDED, age=1)
 
-    response = api.post("/v1/generate", {"prompt": "coin", "async": True}, format="json")
+    for row in (dead, live, done):
+        jobs.run_generation(str(row.pk))
 
-    assert response.status_code == 202
-    row_id = response.json()["id"]
-    job_key = f"rq:job:{jobs.job_id(row_id)}"
-    assert 8 < queue.connection.ttl(job_key) <= 10
-    time.sleep(0.3)
-    assert api.get(response["Location"]).json()["status"] == "queued"  # its job waits in Redis
-    queue.connection.pexpire(job_key, 1)  # the rest of the 10 s, in Redis's own time: nobody took it
-    time.sleep(0.05)
-
-    assert not queue.connection.exists(job_key)
-    body = api.get(response["Location"]).json()
-    assert (body["status"], body["error"]["code"]) == ("failed", "interrupted")
+    assert dict(GenerationRequest.objects.values_list("pk", "status")) == {
+        dead.pk: "failed", live.pk: "running", done.pk: "succeeded"}
+    assert GenerationRequest.objects.filter(attempts__gt=0).count() == 0  # none of them generated
     assert [(f["request_id"], f["reason"]) for n, f in events(caplog) if n == "request_interrupted"] == [
-        (row_id, "job_lost")]
+        (str(dead.pk), "worker_died")]
+    assert [f["request_id"] for n, f in events(caplog) if n == "job_redelivered_skipped"] == [str(live.pk)]
 
 
 @needs_redis
-@pytest.mark.django_db(transaction=True)
-def test_a_job_that_fails_marks_its_row(api, queue, monkeypatch, caplog):
-    import django_rq
-    from rq.worker import SimpleWorker
+@pytest.mark.django_db
+def test_the_reaper_finishes_the_rows_of_a_worker_whose_heartbeat_stopped(user, redis_heartbeats, configure,
+                                                                          capsys):
+    configure(total_timeout=600)
+    heartbeats.beat(LIVE, threads=1, started=0)
+    dead, live, web = lost_row(user, age=1), lost_row(user, age=1), lost_row(user, age=1)
+    deferred = lost_row(user, status=Status.QUEUED, age=1)
+    GenerationRequest.objects.filter(pk__in=[dead.pk, deferred.pk]).update(worker=DEAD)
+    GenerationRequest.objects.filter(pk=live.pk).update(worker=LIVE)
+    GenerationRequest.objects.filter(pk=web.pk).update(worker=WEB)
 
+    call_command("reap_generations")
+
+    assert capsys.readouterr().out.strip() == "1 finished"
+    assert GenerationRequest.objects.get(pk=dead.pk).error_code == "interrupted"
+    assert set(GenerationRequest.objects.exclude(pk=dead.pk).values_list("status", flat=True)) == {"running", "queued"}
+
+
+@pytest.mark.django_db
+def test_a_job_that_fails_before_the_loop_records_anything_marks_its_row(user, monkeypatch, caplog, settings):
     from generation.engine.generator import generator
 
-    def crash(row, config=None):  # dies before the generator could record anything (a lost DB connection, say)
+    def crash(row, config=None, **kwargs):  # a lost database connection, say
         raise RuntimeError("connection to the database lost")
 
+    settings.REDIS_URL = ""
     monkeypatch.setattr(generator, "run", crash)
-    response = api.post("/v1/generate", {"prompt": "coin", "async": True}, format="json")
+    row = lost_row(user, status=Status.QUEUED, age=0)
 
-    django_rq.get_worker("default", worker_class=SimpleWorker).work(burst=True)
+    jobs.run_generation(str(row.pk))
 
-    row = GenerationRequest.objects.get()
+    row.refresh_from_db()
     assert (row.status, row.error_code, row.retry_after) == ("failed", "interrupted", 10)
-    assert api.get(response["Location"]).json()["error"]["code"] == "interrupted"
     assert [(f["reason"], f["error"]) for n, f in events(caplog) if n == "request_interrupted"] == [
         ("job_failed", "RuntimeError")]
 

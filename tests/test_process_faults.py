@@ -1,5 +1,6 @@
-"""Process faults with real processes: gunicorn with the project's gunicorn.conf.py, an RQ worker,
-a Redis port nobody listens on, a worker killed with SIGKILL, a deploy's SIGTERM.
+"""Process faults with real processes: gunicorn with the project's gunicorn.conf.py, a Redis port
+nobody listens on, a worker killed with SIGKILL, a deploy's SIGTERM. (The async job worker's
+faults: tests/test_worker_processes.py.)
 
 Deadlines are made short through the environment (TOTAL_TIMEOUT 5 s, its least, one 2 s
 attempt, no retries, no grace), so the reaper's verdict comes in seconds.
@@ -17,8 +18,8 @@ from django.utils import timezone
 
 from generation.engine import reaper
 from generation.models import ApiToken, GenerationRequest
-from tests.markers import needs_postgres, needs_redis
-from tests.processes import Gunicorn, RQWorker, process_env
+from tests.markers import needs_postgres
+from tests.processes import Gunicorn, process_env
 from tests.test_redis_optional import closed_port_url
 from tests.upstream import FakeOpenAI
 
@@ -117,7 +118,7 @@ def test_with_redis_on_a_closed_port_every_call_answers(no_redis_server, upstrea
     styles = server.request("GET", "/v1/styles")
     metrics = server.request("GET", "/v1/metrics", headers=auth(token))
 
-    assert (health[0], health[2]) == (200, {"status": "ok", "database": "ok", "redis": "down"})
+    assert (health[0], health[2]) == (200, {"status": "ok", "database": "ok", "redis": "down", "workers": 0})
     assert sync[0] == 200 and sync[2]["status"] == "succeeded"
     assert queued[0] == 202 and polled[2]["status"] == "succeeded"
     assert (styles[0], metrics[0]) == (200, 403)
@@ -244,37 +245,3 @@ def test_sigterm_lets_a_short_request_finish_and_marks_the_one_past_the_graceful
     slow = GenerationRequest.objects.get(prompt="slow dragon")
     assert slow.error_code == "interrupted"
     assert f"request_interrupted request_id={slow.pk} reason=worker_exit" in server.log()
-
-
-# --- A killed RQ work-horse --------------------------------------------------------------------
-
-@needs_redis
-def test_a_killed_work_horse_marks_its_row_at_once(upstream, token, settings):
-    import django_rq
-
-    settings.REDIS_URL = os.environ["REDIS_URL"]
-    django_rq.get_queue("default").empty()
-    env = process_env(REDIS_URL=os.environ["REDIS_URL"], OPENAI_BASE_URL=upstream.base_url,
-                      OPENAI_API_KEY="sk-test-process",
-                      **{**SHORT_DEADLINE, "SPRITE_LITELLM_TIMEOUT": "60", "SPRITE_LITELLM_TOTAL_TIMEOUT": "60",
-                         "SPRITE_INTERRUPT_GRACE": "600"})
-    worker = RQWorker(env).start()
-    try:
-        from rest_framework.test import APIClient
-
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-        response = client.post("/v1/generate", {"prompt": "slow golem", "size": 16, "async": True}, format="json")
-        assert response.status_code == 202, response.content
-        wait_for(lambda: upstream.calls, timeout=60, what="the work-horse's upstream call")
-        [horse] = worker.horses()
-
-        os.kill(horse, signal.SIGKILL)
-        row = wait_for(lambda: GenerationRequest.objects.filter(status="failed").first(), what="the row finished")
-    finally:
-        worker.stop()
-
-    assert (row.error_code, row.retry_after) == ("interrupted", 10)
-    assert client.get(response["Location"]).json()["error"]["code"] == "interrupted"
-    assert f"request_interrupted request_id={row.pk} reason=work_horse_killed" in worker.log()
-    assert reaper.check(row).status == "failed"

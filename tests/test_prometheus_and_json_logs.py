@@ -45,7 +45,6 @@ from generation import metrics
 for _ in range(int(sys.argv[1])):
     metrics.record_request(429, "rate_limit_exceeded", 0.2, 1.5)
     metrics.record_attempt("openai/gpt-image-2", "rate_limited")
-metrics.record_pacer("openai/gpt-image-2", limit=60, remaining=int(sys.argv[1]), paused_until=None)
 """
 
 
@@ -62,7 +61,6 @@ def test_it_sums_the_values_two_processes_wrote(tmp_path, monkeypatch):
                    frozenset({("model", "openai/gpt-image-2"), ("outcome", "rate_limited")}))] == 7
     assert values[("sprite_request_wait_seconds_bucket", frozenset({("le", "2.0")}))] == 7
     assert values[("sprite_request_wait_seconds_bucket", frozenset({("le", "1.0")}))] == 0
-    assert values[("sprite_pacer_limit_requests_per_minute", frozenset({("model", "openai/gpt-image-2")}))] == 60
 
 
 def test_gunicorn_with_two_workers_sums_metrics_and_writes_json_lines(tmp_path):

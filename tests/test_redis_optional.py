@@ -154,14 +154,14 @@ def test_healthz_reports_redis_ok(client, redis_up):
     response = client.get("/healthz")
 
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok", "redis": "ok"}
+    assert response.json() == {"status": "ok", "database": "ok", "redis": "ok", "workers": 0}
 
 
 def test_healthz_stays_200_and_reports_redis_down_on_a_closed_port(client, redis_down):
     response = client.get("/healthz")
 
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok", "redis": "down"}
+    assert response.json() == {"status": "ok", "database": "ok", "redis": "down", "workers": 0}
 
 
 def test_healthz_reports_redis_not_configured(client, settings):

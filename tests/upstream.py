@@ -63,6 +63,11 @@ Hostile answers, for the bounds on what we read:
   never held whole in the server's memory.
 - ``png``: the image bytes a success carries instead of ``make_png(image_size)``
   (e.g. a header declaring 100000 x 100000 pixels).
+
+
+even if the client times out. ``in_flight`` counts the calls inside that
+sleep or their answer's sending right now, ``max_in_flight`` the most at once
+since ``start()``/``reset()``: how many calls a worker really runs together.
 """
 
 from __future__ import annotations
@@ -298,9 +303,13 @@ class _Handler(BaseHTTPRequestHandler):
             return
         fake: FakeOpenAI = self.server.fake  # type: ignore[attr-defined]
         answer, delay = fake._handle(body)
-        if delay > 0:
-            fake.sleep(delay)
-        self._send(answer, fake.trickle, fake.trickle_bytes)
+        fake._entered()
+        try:
+            if delay > 0:
+                fake.sleep(delay)
+            self._send(answer, fake.trickle, fake.trickle_bytes)
+        finally:
+            fake._left()
 
     def _other(self):
         if self.headers.get("Content-Length"):
@@ -379,6 +388,9 @@ class FakeOpenAI:
 
         self.calls: list[Call] = []
         self.cut_short = 0  # answers the client hung up on before they were fully sent
+        # Calls being answered right now (during `latency`), and the most there ever were at once.
+        self.in_flight = 0
+        self.max_in_flight = 0
         self._lock = threading.Lock()
         self._hung_up = threading.Condition(self._lock)
         self._rng = random.Random(seed)
@@ -445,6 +457,15 @@ class FakeOpenAI:
         with self._lock:
             return [c for c in self.calls if c.model == model]
 
+    def _entered(self) -> None:
+        with self._lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+    def _left(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
+
     def reset(self) -> None:
         """Forget calls, the rate-limit window, and fail/malformed counters.
 
@@ -453,6 +474,7 @@ class FakeOpenAI:
         with self._lock:
             self.calls.clear()
             self.cut_short = 0
+            self.max_in_flight = self.in_flight
             self._window_start = None
             self._window_used = 0
             self._failed_first = 0

@@ -2,13 +2,14 @@
 import base64
 import uuid
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.html import format_html
 
 from .. import stats
+from ..engine import jobs
 from ..models import GenerationAttempt, GenerationRequest
 from .charts import chart, summary
 from .formatting import duration_ms, usd
@@ -18,6 +19,14 @@ PROMPT_CHARS = 24  # enough to recognise a request, narrow enough for a laptop; 
 
 # Outcomes LiteLLM decides before sending anything (no key set, a model it cannot route): no HTTP status.
 NOT_SENT = {GenerationAttempt.Outcome.AUTH_FAILED, GenerationAttempt.Outcome.MODEL_UNSUPPORTED}
+
+
+def warn_if_unattended(request: HttpRequest) -> None:
+    """Async requests wait in Redis for a worker; say so when none listens (docs/WORKER.md)."""
+    waiting = jobs.unattended()
+    if waiting:
+        messages.warning(request, f"{waiting} async request{'s' if waiting != 1 else ''} waiting in the queue and "
+                                  "no worker listens: start one with `make worker` (python manage.py worker).")
 
 
 class AttemptInline(admin.TabularInline):
@@ -133,6 +142,7 @@ class GenerationRequestAdmin(admin.ModelAdmin):
                            max(obj.size, 128), max(obj.size, 128))
 
     def changelist_view(self, request: HttpRequest, extra_context=None) -> HttpResponse:
+        warn_if_unattended(request)
         response = super().changelist_view(request, extra_context)
         if isinstance(response, TemplateResponse) and "cl" in response.context_data:
             figures = stats.dashboard(response.context_data["cl"].queryset)

@@ -1,6 +1,5 @@
 import re
 
-from django.db import DatabaseError
 from django.http import HttpResponse
 from rest_framework import permissions, status
 from rest_framework.exceptions import NotFound, ValidationError
@@ -8,13 +7,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .. import metrics, stats
-from ..config import effective_settings
-from ..engine import reaper, services
+from ..engine import reaper, scrape, services
 from ..engine.spec import SpriteSpec
 from ..engine.idempotency import IdempotencyKeyReused
 from ..error_codes import POLL_AFTER_SECONDS, message_of, status_of
 from ..models import GenerationRequest
-from ..quota import pacing
 from ..styles import DEFAULT_STYLE, STYLES
 from .errors import GenerationError
 from .serializers import GenerateSerializer, GenerationSerializer
@@ -86,14 +83,8 @@ class MetricsView(APIView):
 
 
 def prometheus_metrics(request):
-    """Prometheus text format, summed over every gunicorn worker. Keep it off the public internet."""
-    try:  # the pacer's state is shared (Redis), so whichever worker is scraped reports it
-        for row in pacing.model_states(effective_settings().models):
-            state = row.state
-            per_minute = state.limit * 60 / state.period if state.limit is not None and state.period else None
-            metrics.record_pacer(row.model, limit=per_minute, remaining=state.remaining,
-                                 paused_until=state.paused_until)
-    except DatabaseError:  # the request counters still answer while the database is away
-        pass
-    body, content_type = metrics.exposition()
+    """Prometheus text format, summed over every gunicorn worker. Keep it off the public internet.
+
+    The pacer's state is shared (Redis), so whichever worker is scraped reads it, at scrape time."""
+    body, content_type = metrics.exposition(scrape.pacer_collector, scrape.queue_collector)
     return HttpResponse(body, content_type=content_type)

@@ -41,6 +41,7 @@ logger = logging.getLogger("generation")
 Outcome = GenerationAttempt.Outcome
 Status = GenerationRequest.Status
 
+DEFER_AFTER = 5.0  # seconds: a deferrable request whose slot is further off gives its thread back
 NO_ANSWER = {Outcome.TIMEOUT, Outcome.CONNECTION_ERROR}
 
 
@@ -62,6 +63,27 @@ def deadline_of(*, arrival: datetime, config: EffectiveSettings, spec: SpriteSpe
     _, total = policy.request_budgets(max_wait=config.max_wait, total_timeout=config.total_timeout,
                                       requested_wait=spec.max_wait, requested_timeout=spec.timeout)
     return arrival + timedelta(seconds=total)
+
+
+@dataclass(frozen=True)
+class Booked:
+    """The first pacer slot of a request that gave its worker thread back until then (`Deferred`).
+
+    `at` is wall-clock epoch seconds, since the request may come back on another host (whose
+    monotonic clock means nothing here): the call goes out then; `waited` seconds of MAX_WAIT
+    are spent by then. The request's deadline is on its row."""
+
+    at: float
+    ticket: str
+    waited: float
+
+
+class Deferred(Exception):
+    """A deferrable request's first slot is `delay` seconds ahead: run it again then, holding nothing."""
+
+    def __init__(self, booked: Booked, delay: float):
+        super().__init__(f"deferred for {delay:.3f} s")
+        self.booked, self.delay = booked, delay
 
 
 @dataclass
@@ -113,9 +135,13 @@ class Generator:
     def quota(self) -> Pacer:
         return self.pacer if self.pacer is not None else pacing.shared_pacer()
 
-    def run(self, row: GenerationRequest, config: EffectiveSettings | None = None) -> GenerationRequest:
+    def run(self, row: GenerationRequest, config: EffectiveSettings | None = None, *,
+            deferrable: bool = False, booked: Booked | None = None) -> GenerationRequest:
         """Generate for `row` and finish it, unless someone else finished it first. Returns the row
-        as it stands: this run's verdict, or the one that won."""
+        as it stands: this run's verdict, or the one that won.
+
+        `deferrable`: when the first slot lies more than DEFER_AFTER ahead, raise Deferred (the row
+        back to `queued`) instead of waiting; `booked`: the slot of such a request, now due."""
         config = config or effective_settings()
         spec = spec_of(row)
         if not finishing.claim(row, model_requested=config.model):
@@ -125,20 +151,29 @@ class Generator:
         max_wait, _ = policy.request_budgets(max_wait=config.max_wait, total_timeout=config.total_timeout,
                                              requested_wait=spec.max_wait, requested_timeout=spec.timeout)
         tally = Tally(max_wait=max_wait, deadline=started + (deadline - self.now()).total_seconds())
+        if booked is not None:  # the wait budget it had spent when it gave its thread back
+            tally.waited = booked.waited - max(booked.at - self.now().timestamp(), 0.0)  # the rest is waited below
         verdict: dict = {}
+        deferred = False
         try:
-            verdict = self._attempt_models(row, spec, config, tally)
+            verdict = self._attempt_models(row, spec, config, tally, deferrable=deferrable, booked=booked)
+        except Deferred:
+            deferred = True
+            GenerationRequest.objects.filter(pk=row.pk, status=Status.RUNNING).update(status=Status.QUEUED)
+            row.status = Status.QUEUED
+            raise
         except BaseException:
             verdict = {"status": Status.FAILED, "error_code": "internal_error",
                        "error_message": message_of("internal_error")}
             logger.exception("generation_crashed", extra={"event": "generation_crashed", "request_id": str(row.id)})
             raise
         finally:
-            latency_ms = policy.clamp_ms(self.clock() - started)
-            won = finishing.finish(row, {**verdict, **tally.fields(), "latency_ms": latency_ms,
-                                         "finished_at": self.now()}, by="generation")
-            metrics.record_request(200 if row.status == Status.SUCCEEDED else status_of(row.error_code),
-                                   row.error_code, latency_ms / 1000, (row.wait_ms or 0) / 1000)
+            if not deferred:  # a deferred request is not finished
+                latency_ms = policy.clamp_ms(self.clock() - started)
+                won = finishing.finish(row, {**verdict, **tally.fields(), "latency_ms": latency_ms,
+                                             "finished_at": self.now()}, by="generation")
+                metrics.record_request(200 if row.status == Status.SUCCEEDED else status_of(row.error_code),
+                                       row.error_code, latency_ms / 1000, (row.wait_ms or 0) / 1000)
         if not won:  # finishing logged it; the row holds the verdict that won
             return row
         if row.status == Status.SUCCEEDED:
@@ -150,7 +185,7 @@ class Generator:
         return row
 
     def _attempt_models(self, row: GenerationRequest, spec: SpriteSpec, config: EffectiveSettings,
-                        tally: Tally) -> dict:
+                        tally: Tally, *, deferrable: bool = False, booked: Booked | None = None) -> dict:
         """Try the models in order; the verdict to finish the row with."""
         max_retries = config.retries_per_model
         limits = pacing.admin_limits(config.models) if config.enabled else {}
@@ -169,7 +204,9 @@ class Generator:
             key = pacing.key_of(request) if config.enabled and pacing.paced(model) else None
             retry = 0
             while True:
-                slot, decision = self._admit(row, model, key, limits.get(model), tally, config, more)
+                first = not index and not retry
+                slot, decision = self._admit(row, model, key, limits.get(model), tally, config, more,
+                                             defer=deferrable and first, booked=booked if first else None)
                 if decision.step is not Step.CALL:
                     # Not called: a slot beyond the budgets is a rate limit; no time left is a timeout.
                     outcomes[model] = Outcome.RATE_LIMITED if decision.retry_after is not None else \
@@ -205,8 +242,11 @@ class Generator:
                 break
         return self._failure(row, decision, tally)
 
-    def _admit(self, row, model, key, rpm, tally: Tally, config, more) -> tuple[Slot | None, Decision]:
-        """Book this model's next call with the pacer, within the budgets, or decide not to call it."""
+    def _admit(self, row, model, key, rpm, tally: Tally, config, more, *, defer: bool = False,
+               booked: Booked | None = None) -> tuple[Slot | None, Decision]:
+        """Book this model's next call with the pacer, within the budgets, or decide not to call it.
+
+        `defer`: a slot further off than DEFER_AFTER raises Deferred; `booked`: that slot, now due."""
         if policy.call_timeout(timeout=config.timeout, time_left=tally.deadline - self.clock()) is None:
             return None, Decision(Step.STOP)  # no time left for any call
         if key is None:
@@ -216,12 +256,18 @@ class Generator:
             wait_left, time_left = tally.wait_left(), tally.deadline - self.clock()
             horizon = max(0.0, min(wait_left, time_left - policy.MIN_CALL))
             now = pacer.timer()
-            got = pacer.acquire(key, now=now, deadline=now + horizon, rpm=rpm,
-                                lease=max(min(config.timeout, time_left), 1.0))
+            if booked is not None:  # back from the queue: its slot, as booked (checked for a pause below)
+                got, booked = Slot(at=now + booked.at - self.now().timestamp(), ticket=booked.ticket), None
+            else:
+                got = pacer.acquire(key, now=now, deadline=now + horizon, rpm=rpm,
+                                    lease=max(min(config.timeout, time_left), 1.0))
             if isinstance(got, Slot):
                 wait = max(got.at - now, 0.0)
                 if not wait:
                     return got, Decision(Step.CALL)
+                if defer and wait > DEFER_AFTER and not got.probe:
+                    raise Deferred(Booked(at=self.now().timestamp() + wait, ticket=got.ticket,
+                                          waited=tally.waited + wait), delay=wait)
                 _log(logging.INFO, "pacer_wait", row, model=model, seconds=f"{wait:.3f}")
                 self._wait(wait, tally)
                 if pacer.paused_until(key) <= pacer.timer():

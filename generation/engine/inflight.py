@@ -1,7 +1,8 @@
 """The requests this process is working on right now, so that its death or exit finishes them.
 
 In memory, for the process's own exit hooks (gunicorn's worker_exit); and on the row
-(`worker`), for whoever outlives a process killed outright (gunicorn's master, RQ's worker).
+(`worker`), for whoever outlives a process killed outright (gunicorn's master; for an async worker,
+the reaper and redelivered messages, by its heartbeat).
 """
 import os
 import socket

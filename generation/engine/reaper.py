@@ -2,44 +2,44 @@
 
 A row stays `queued` or `running` forever when whoever held it is gone: a
 gunicorn worker killed mid-request, a deploy's SIGTERM past the graceful
-timeout, a killed RQ work-horse, a job that expired with no worker to take it.
-Nobody else will finish such a row, so it is finished here, by
+timeout, an async worker killed outright, a message Redis lost. Nobody else
+will finish such a row, so it is finished here, by
 
-- `check(row)` on read (GET /v1/generations/<id>, an Idempotency-Key repeat),
-  so that it works with no worker and no scheduler running;
-- `reap()` on a schedule (`manage.py reap_generations`, and every 30 s under
-  `manage.py rqcron generation.engine.cron`);
-- RQ itself: a failed job or a dead work-horse marks its row at once.
+- `check(row)` on read (GET /v1/generations/<id>), so that it works with no
+  worker and no scheduler running;
+- `reap()` on a schedule (`manage.py reap_generations --every 30`, the
+  compose `reaper` service);
+- the job queue: a message redelivered after its worker died finishes its row
+  (`jobs.claim`), and a worker on its way out finishes what it still holds.
 
 A row is lost when it is past its deadline (stored on it at arrival) plus
-SPRITE_INTERRUPT_GRACE, when its job failed, or when it is queued and its job is
-gone (expired or never stored). `interrupt` only touches rows still unfinished,
-and the loop finishes a row only while it is unfinished (`finishing`), so whoever
-comes first keeps the verdict and the other changes nothing.
+SPRITE_INTERRUPT_GRACE, or when the async worker it names has stopped sending
+heartbeats (killed: a worker that stops cleanly finishes its rows first). A row
+still queued past its deadline is finished at once as a timeout. `interrupt`
+only touches rows still unfinished, and the loop finishes a row only while it
+is unfinished (`finishing`), so whoever comes first keeps the verdict and the
+other changes nothing.
 """
 import logging
 from datetime import datetime, timedelta
 from enum import Enum
 
 from django.conf import settings
-from django.db import connections, transaction
+from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
-from rq.worker import Worker
 
 from ..error_codes import message_of, retry_after_of
 from ..models import GenerationRequest
 from ..tunables import BY_NAME
-from . import inflight, jobs
+from . import heartbeats, inflight
 from .finishing import OPEN as UNFINISHED
-from .jobs import JobState
 
 logger = logging.getLogger("generation")
 Status = GenerationRequest.Status
 INTERRUPTED = "interrupted"
 # A row made outside the API has no stored deadline: it gets the longest any request may have.
 LONGEST_RUN = timedelta(seconds=BY_NAME["total_timeout"].high)
-# A queued row whose job is not in Redis yet may be a moment before its enqueue.
-ENQUEUE_GRACE = 5.0
 
 
 class Reason(str, Enum):
@@ -48,26 +48,24 @@ class Reason(str, Enum):
     # finished at once as a timeout (what a worker reaching it would answer), not as interrupted.
     QUEUED_PAST_DEADLINE = "queued_past_deadline"
     JOB_FAILED = "job_failed"
-    JOB_LOST = "job_lost"
-    WORK_HORSE_KILLED = "work_horse_killed"
     WORKER_EXIT = "worker_exit"
     WORKER_DIED = "worker_died"
 
 
-def verdict(*, status: str, age: float, late: float, grace: float, job: JobState,
-            enqueue_grace: float) -> Reason | None:
+def verdict(*, status: str, age: float, late: float, grace: float, worker: str = "",
+            alive: set[str] | None = None) -> Reason | None:
     """Why a row is lost, or None while it may still finish. Pure: `age` in seconds since it was
-    taken, `late` in seconds past its deadline (negative before it)."""
+    taken, `late` in seconds past its deadline (negative before it); `alive`: the async workers
+    whose heartbeat is live (None when Redis cannot say)."""
     if status not in UNFINISHED:
         return None
     if status == Status.QUEUED and late > 0:
         return Reason.QUEUED_PAST_DEADLINE
     if late > grace:
         return Reason.DEADLINE_PASSED
-    if job is JobState.FAILED:
-        return Reason.JOB_FAILED
-    if status == Status.QUEUED and job is JobState.GONE and age > enqueue_grace:
-        return Reason.JOB_LOST
+    # A queued row may name the worker that deferred it: its message, in Redis, does not need it.
+    if status == Status.RUNNING and alive is not None and heartbeats.is_async_worker(worker) and worker not in alive:
+        return Reason.WORKER_DIED
     return None
 
 
@@ -103,10 +101,9 @@ def check(row: GenerationRequest, *, now: datetime | None = None) -> GenerationR
     if row.status not in UNFINISHED:
         return row
     now = now or timezone.now()
-    timing = _timing(row.created_at, row.deadline, now)
-    job = jobs.job_states([row.pk])[str(row.pk)] if timing["age"] > ENQUEUE_GRACE else JobState.UNKNOWN
-    reason = verdict(status=row.status, **timing, grace=settings.SPRITE_INTERRUPT_GRACE, job=job,
-                     enqueue_grace=ENQUEUE_GRACE)
+    alive = heartbeats.alive() if row.status == Status.RUNNING and heartbeats.is_async_worker(row.worker) else None
+    reason = verdict(status=row.status, **_timing(row.created_at, row.deadline, now),
+                     grace=settings.SPRITE_INTERRUPT_GRACE, worker=row.worker, alive=alive)
     if reason and interrupt([row.pk], reason, now=now):
         row.refresh_from_db()
     return row
@@ -116,14 +113,17 @@ def reap(*, now: datetime | None = None, limit: int = 1000) -> list[str]:
     """Finish every lost row (the oldest `limit` candidates per run); returns their ids."""
     now = now or timezone.now()
     grace = settings.SPRITE_INTERRUPT_GRACE
-    candidates = list(GenerationRequest.objects.filter(
-        status__in=UNFINISHED, created_at__lt=now - timedelta(seconds=ENQUEUE_GRACE),
-    ).order_by("created_at").values_list("pk", "status", "created_at", "deadline")[:limit])
-    states = jobs.job_states([pk for pk, *_ in candidates])
+    alive = heartbeats.alive()
+    # Past its deadline (a queued one at once; a stored deadline, else the longest run), or held
+    # by an async worker that may have died.
+    overdue = Q(deadline__lt=now) | Q(deadline__isnull=True, created_at__lt=now - LONGEST_RUN)
+    held = Q(status=Status.RUNNING, worker__startswith=heartbeats.ROW_PREFIX)
+    candidates = list(GenerationRequest.objects.filter(Q(status__in=UNFINISHED) & (overdue | held))
+                      .order_by("created_at").values_list("pk", "status", "created_at", "deadline", "worker")[:limit])
     lost: dict[Reason, list] = {}
-    for pk, status, created_at, deadline in candidates:
-        reason = verdict(status=status, **_timing(created_at, deadline, now), grace=grace, job=states[str(pk)],
-                         enqueue_grace=ENQUEUE_GRACE)
+    for pk, status, created_at, deadline, worker in candidates:
+        reason = verdict(status=status, **_timing(created_at, deadline, now), grace=grace,
+                         worker=worker, alive=alive)
         if reason:
             lost.setdefault(reason, []).append(pk)
     return [pk for reason, ids in lost.items() for pk in interrupt(ids, reason, now=now)]
@@ -139,31 +139,3 @@ def interrupt_held_by(process: str, **fields) -> list[str]:
     """A process died (SIGKILL, OOM): finish the rows it was working on (gunicorn's child_exit)."""
     ids = list(GenerationRequest.objects.filter(status__in=UNFINISHED, worker=process).values_list("pk", flat=True))
     return interrupt(ids, Reason.WORKER_DIED, worker=process, **fields) if ids else []
-
-
-def _request_id_of(job) -> str | None:
-    if job.func_name == f"{jobs.run_generation.__module__}.{jobs.run_generation.__name__}" and job.args:
-        return str(job.args[0])
-    return None
-
-
-def on_job_failure(job, connection, exc_type, exc_value, traceback) -> None:
-    """RQ's on_failure callback (in the work-horse): an exception escaped the job, a timeout included."""
-    request_id = _request_id_of(job)
-    if request_id:
-        interrupt([request_id], Reason.JOB_FAILED, error=exc_type.__name__ if exc_type else "")
-
-
-class ReapingWorker(Worker):
-    """RQ's worker, which also finishes the row of a work-horse that died (SIGKILL, OOM):
-    RQ runs no failure callback then, only this handler, in the worker process."""
-
-    def handle_work_horse_killed(self, job, retpid, ret_val, rusage):
-        super().handle_work_horse_killed(job, retpid, ret_val, rusage)
-        request_id = _request_id_of(job)
-        if request_id:
-            try:
-                interrupt([request_id], Reason.WORK_HORSE_KILLED, exit_status=ret_val)
-            finally:
-                # The next work-horse is forked from this process: it must not inherit a live connection.
-                connections.close_all()
