@@ -22,6 +22,8 @@ ERRORS: dict[str, ErrorKind] = {
     "not_found": ErrorKind(404, "No such endpoint."),
     "method_not_allowed": ErrorKind(405, "Method not allowed."),
     "not_acceptable": ErrorKind(406, "This endpoint answers JSON only."),
+    # The body did not arrive within REQUEST_BODY_TIMEOUT (10 s) of the headers (generation/api/bodies.py).
+    "request_timeout": ErrorKind(408, "The request body did not arrive in time.", transient=True),
     "payload_too_large": ErrorKind(413, "The request body is too large."),
     # /v1/images/generations only: OpenAI clients cannot poll a 202, and their SDKs retry a 409.
     "request_in_progress": ErrorKind(409, "A request with this Idempotency-Key is still running."),
@@ -35,6 +37,8 @@ ERRORS: dict[str, ErrorKind] = {
     "upstream_unavailable": ErrorKind(
         503, "No image model is available (out of quota, retired, or credentials rejected)."),
     "interrupted": ErrorKind(503, "The server stopped while working on this request; retrying is safe.", transient=True),
+    # Half of a worker's threads are already waiting on request bodies; the others stay free.
+    "server_busy": ErrorKind(503, "Too many request bodies are arriving at once; retry shortly.", transient=True),
     "service_unavailable": ErrorKind(503, "The service's database is unreachable; try again shortly."),
     "upstream_timeout": ErrorKind(504, "The image provider did not answer in time.", transient=True),
 }

@@ -43,6 +43,7 @@ WHEN = {
     403: "`forbidden`: this endpoint needs a staff token.",
     404: "`not_found`: no such path under /v1/, or a generation that is not yours.",
     405: "`method_not_allowed`.",
+    408: "`request_timeout`: the body did not arrive within 10 s of the headers.",
     413: "`payload_too_large`: the body is over 64 KB; refused before it is read.",
     422: "`idempotency_key_reused` (the key came with another body) or `content_policy_violation` "
          "(the provider refused the prompt).",
@@ -50,7 +51,8 @@ WHEN = {
          "retries, fallbacks and the wait budget). Retry-After says when to try again.",
     502: "`upstream_error`: provider errors outlasted retries and fallbacks.",
     503: "`upstream_unavailable` (every model out of quota, retired or refusing our credentials), `interrupted` "
-         "(the server stopped mid-request; retrying is safe) or `service_unavailable` (database down).",
+         "(the server stopped mid-request; retrying is safe) `service_unavailable` (database down) "
+         "or `server_busy` (too many bodies arriving at once; Retry-After says when to try again).",
     504: "`upstream_timeout`: provider timeouts outlasted retries, fallbacks and the wait budget.",
 }
 
@@ -81,7 +83,7 @@ GENERATE = extend_schema_view(post=extend_schema(
     responses={
         200: OpenApiResponse(GenerationSerializer, description="The sprite."),
         202: OpenApiResponse(GenerationSerializer, description="Accepted (async, or still running): poll Location."),
-        **errors(400, 401, 405, 413, 422, 429, 502, 503, 504),
+        **errors(400, 401, 405, 408, 413, 422, 429, 502, 503, 504),
     },
 ))
 DETAIL = extend_schema_view(get=extend_schema(
@@ -133,7 +135,7 @@ IMAGES = extend_schema_view(post=extend_schema(
     request=OpenApiTypes.OBJECT,
     parameters=[OpenApiParameter("Idempotency-Key", IDEMPOTENCY_KEY, OpenApiParameter.HEADER),
                 retry_after(409, 429, 503)],
-    responses={200: OpenApiTypes.OBJECT, **openai_errors(400, 401, 405, 409, 413, 422, 429, 502, 503, 504)},
+    responses={200: OpenApiTypes.OBJECT, **openai_errors(400, 401, 405, 408, 409, 413, 422, 429, 502, 503, 504)},
 ))
 MODELS = extend_schema_view(get=extend_schema(
     operation_id="models", summary="The styles, as OpenAI's model list",

@@ -15,6 +15,7 @@ from ..engine.idempotency import IdempotencyKeyReused
 from ..error_codes import message_of, status_of
 from ..models import GenerationRequest
 from ..styles import DEFAULT_STYLE, STYLES
+from .bodies import TakesBody
 from .errors import GenerationError
 from .serializers import GenerateSerializer, GenerationSerializer
 
@@ -48,7 +49,7 @@ def idempotency_key(request) -> str:
     return key or ""
 
 
-class GenerateView(APIView):
+class GenerateView(TakesBody, APIView):
     def post(self, request):
         serializer = GenerateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
