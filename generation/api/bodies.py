@@ -14,10 +14,10 @@ cannot bound it; the watchdog (watchdog.py) shuts the socket's read side at the 
 read ends at once: 408 `request_timeout`. A client that drops the connection, or breaks the
 chunked framing, mid-body gets 400 `invalid_request`. Either is one log line, never a traceback.
 
-At most half of a worker's threads wait on bodies at once (`readers`, sized by gunicorn.conf.py);
-past that a body is answered 503 `server_busy` without being read, so that slow clients never
-hold every thread and /healthz keeps answering. Behind the proxy (deploy/nginx.conf) bodies
-arrive whole and this never triggers. Outside gunicorn (runserver, the test client) there is no
+At most half of a worker's threads wait on bodies at once (`readers`, sized by gunicorn.conf.py).
+When they all are, another body gets BUSY_GRACE to arrive (a body in flight does), else 503
+`server_busy`: slow clients never hold every thread, and /healthz keeps answering. Behind the
+proxy (deploy/nginx.conf) bodies arrive whole and this never triggers. Outside gunicorn (runserver, the test client) there is no
 socket to cut: the deadline is then checked between reads only.
 """
 import io
@@ -35,7 +35,9 @@ logger = logging.getLogger("generation")
 watchdog = Watchdog(clock=time.monotonic)
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 READ_STEP = 64 * 1024
+DEADLINE, BUSY = "deadline", "busy"  # why a read was cut
 BUSY_RETRY_AFTER = 1  # seconds: a body slot frees within REQUEST_BODY_TIMEOUT at the latest
+BUSY_GRACE = 0.5  # seconds a body may take to arrive without a slot, when every slot is taken
 
 
 class Readers:
@@ -92,18 +94,15 @@ class RequestBody:
             raise self.failure
         if self.data is not None:
             return
-        if not readers.take():
-            self._fail(CatalogueError("server_busy", wait=BUSY_RETRY_AFTER), "request_body_refused_busy", 0)
-        try:
-            chunks, received, ended, cut = self._receive()
-        finally:
-            readers.give_back()
+        chunks, received, ended, cut = self._receive()
         if received > self.limit:
             self._fail(CatalogueError("payload_too_large", f"The request body is over {self.limit // 1024} KB."))
         if received == self.length or (self.length is None and ended):
             self.data = io.BytesIO(b"".join(chunks))
             self.environ["CONTENT_LENGTH"] = str(received)  # a chunked body has none; DRF reads it
             return
+        if cut == BUSY:
+            self._fail(CatalogueError("server_busy", wait=BUSY_RETRY_AFTER), "request_body_refused_busy", received)
         if cut or watchdog.clock() >= self.deadline:
             seconds = settings.REQUEST_BODY_TIMEOUT
             self._fail(CatalogueError("request_timeout", f"The request body did not arrive within {seconds:g} s "
@@ -111,12 +110,16 @@ class RequestBody:
         self._fail(CatalogueError("invalid_request", "The request body ended before it was complete."),
                    "request_body_incomplete", received)
 
-    def _receive(self) -> tuple[list[bytes], int, bool, bool]:
-        """(chunks, bytes received, whether the body ended, whether the deadline cut it)."""
+    def _receive(self) -> tuple[list[bytes], int, bool, str | None]:
+        """(chunks, bytes received, whether the body ended, None or why it was cut: DEADLINE, BUSY)."""
         source, sock = self.environ["wsgi.input"], self.environ.get("gunicorn.socket")
         want = self.limit + 1 if self.length is None else self.length
         chunks, received, ended = [], 0, False
-        ticket = watchdog.arm(sock, self.deadline) if sock is not None else None
+        ticket = holds = None
+        if sock is not None:
+            holds = readers.take()
+            checkpoint = None if holds else watchdog.clock() + BUSY_GRACE
+            ticket = watchdog.arm(sock, self.deadline, checkpoint=checkpoint, may_go_on=readers.take)
         try:
             while received < want and watchdog.clock() < self.deadline:
                 try:
@@ -129,7 +132,12 @@ class RequestBody:
                 chunks.append(data)
                 received += len(data)
         finally:
-            cut = watchdog.disarm(ticket) if ticket is not None else False
+            cut = None
+            if ticket is not None:
+                if watchdog.disarm(ticket):
+                    cut = DEADLINE if holds or ticket.went_on else BUSY
+                if holds or ticket.went_on:
+                    readers.give_back()
         return chunks, received, ended and not cut, cut
 
     def _fail(self, error: CatalogueError, event: str | None = None, received: int = 0):

@@ -15,6 +15,7 @@ from ..engine.idempotency import IdempotencyKeyReused
 from ..error_codes import message_of, status_of
 from ..models import GenerationRequest
 from ..styles import DEFAULT_STYLE, STYLES
+from . import health
 from .bodies import TakesBody
 from .errors import GenerationError
 from .serializers import GenerateSerializer, GenerationSerializer
@@ -89,8 +90,7 @@ class MetricsView(APIView):
 
 
 
-def prometheus_metrics(request):
-    """Prometheus text format, summed over every gunicorn worker. Keep it off the public internet."""
+def _record_pacer_states() -> None:
     try:  # the pacer's state is shared (Redis), so whichever worker is scraped reports it
         for row in pacing.model_states(effective_settings().models):
             state = row.state
@@ -99,5 +99,13 @@ def prometheus_metrics(request):
                                  paused_until=state.paused_until)
     except DatabaseError:  # the request counters still answer while the database is away
         pass
+
+
+def prometheus_metrics(request):
+    """Prometheus text format, summed over every gunicorn worker. Keep it off the public internet.
+    The pacer gauges are refreshed first when the database answers the health probe, so a
+    database that is down costs a scrape the probe's bounded wait, not the pool's."""
+    if health.database_state() == health.OK:
+        _record_pacer_states()
     body, content_type = metrics.exposition()
     return HttpResponse(body, content_type=content_type)

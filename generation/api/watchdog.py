@@ -17,13 +17,15 @@ import time
 
 
 class Ticket:
-    """One read being watched; `cut` once the watchdog shut the socket's read side."""
+    """One read being watched; `cut` once the watchdog shut the socket's read side. With a
+    checkpoint, `may_go_on()` is asked there whether the read may run on to its deadline
+    (`went_on`); if not, it is cut then."""
 
-    __slots__ = ("sock", "deadline", "armed", "cut")
+    __slots__ = ("sock", "deadline", "checkpoint", "may_go_on", "armed", "cut", "went_on")
 
-    def __init__(self, sock, deadline: float):
-        self.sock, self.deadline = sock, deadline
-        self.armed, self.cut = True, False
+    def __init__(self, sock, deadline: float, checkpoint: float | None, may_go_on):
+        self.sock, self.deadline, self.checkpoint, self.may_go_on = sock, deadline, checkpoint, may_go_on
+        self.armed, self.cut, self.went_on = True, False, False
 
 
 def refuse_rest(sock) -> None:
@@ -51,12 +53,13 @@ class Watchdog:
                     self._pid = os.getpid()
         return self._cond
 
-    def arm(self, sock, deadline: float) -> Ticket:
+    def arm(self, sock, deadline: float, *, checkpoint: float | None = None, may_go_on=None) -> Ticket:
         """Watch `sock` until disarm(): at `deadline` (this watchdog's clock) its read side is shut."""
         cond = self._running()
-        ticket = Ticket(sock, deadline)
+        ticket = Ticket(sock, deadline, checkpoint if checkpoint is not None and checkpoint < deadline else None,
+                        may_go_on)
         with cond:
-            heapq.heappush(self._heap, (deadline, next(self._seq), ticket))
+            heapq.heappush(self._heap, (ticket.checkpoint or deadline, next(self._seq), ticket))
             cond.notify()
         return ticket
 
@@ -80,5 +83,9 @@ class Watchdog:
                     cond.wait(wait)
                     continue
                 ticket = heapq.heappop(heap)[2]
+                if ticket.checkpoint is not None and not ticket.went_on and ticket.may_go_on():
+                    ticket.went_on = True
+                    heapq.heappush(heap, (ticket.deadline, next(self._seq), ticket))
+                    continue
                 ticket.armed, ticket.cut = False, True
                 refuse_rest(ticket.sock)
