@@ -1,8 +1,9 @@
 #!/bin/sh
 # Provide what the suite runs besides Python, as `make test` provides the venv: Node.js (the admin's
 # script is tested under it), nginx (deploy/nginx.conf is tested in front of gunicorn), and the
-# browser that the admin's and the docs page's browser tests drive. Debian's packages when we may install them; else Playwright's own Chromium where its
-# download works; else stop at once naming the one command that fixes it. Tests never skip for it.
+# browser that the admin's and the docs page's browser tests drive. Debian's packages when we may
+# install them; else Playwright's own Chromium where its download works; else stop at once naming
+# the one command that fixes it. Tests never skip for it.
 # Usage: provision.sh VENV_PYTHON CHROMIUM_PATH
 set -u
 PY="$1"
