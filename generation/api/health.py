@@ -24,7 +24,7 @@ OK, DOWN, NOT_CONFIGURED = "ok", "down", "not configured"
 
 
 # Seconds a probe waits for the database: /healthz and /metrics answer within 2 s.
-PROBE_TIMEOUT = 1.5
+PROBE_TIMEOUT = 1.0
 
 
 class BoundedCheck:
