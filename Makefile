@@ -34,6 +34,9 @@ LOCK_WITH := $(VENV)/bin/uv pip compile --quiet --generate-hashes --universal --
 lock:
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet "$(UV_PIN)"
+	@# After a merge, a lock with conflicts still lists the versions to keep: drop the markers only.
+	for f in requirements.lock requirements-dev.lock; do [ ! -f $$f ] || \
+		sed -i.bak -e '/^<<<<<<< /d' -e '/^||||||| /d' -e '/^=======$$/d' -e '/^>>>>>>> /d' $$f && rm -f $$f.bak; done
 	$(LOCK_WITH) -o requirements-dev.lock requirements-dev.txt
 	$(LOCK_WITH) -c requirements-dev.lock -o requirements.lock requirements.txt
 
