@@ -126,7 +126,7 @@ def test_it_reads_no_body_for_a_route_that_takes_none(server, token):
 
 def test_healthz_answers_while_four_times_the_threads_of_slow_clients_are_connected(server, token):
     slow = [start_post(server, token=token, length=300 if i % 2 else None) for i in range(4 * THREADS)]
-    # Half the threads may wait on bodies; every other slow body is turned away after BUSY_GRACE.
+    # Half the threads may wait on bodies; every other slow body is turned away after IN_FLIGHT_GRACE.
     wait_until(lambda: sum(map(answered, slow)) == 4 * THREADS - THREADS // 2, "503 for the bodies past the limit")
 
     health = [server.request("GET", "/healthz", timeout=60) for _ in range(3)]

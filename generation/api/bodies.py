@@ -15,7 +15,7 @@ read ends at once: 408 `request_timeout`. A client that drops the connection, or
 chunked framing, mid-body gets 400 `invalid_request`. Either is one log line, never a traceback.
 
 At most half of a worker's threads wait on bodies at once (`readers`, sized by gunicorn.conf.py).
-When they all are, another body gets BUSY_GRACE to arrive (a body in flight does), else 503
+When they all are, another body gets IN_FLIGHT_GRACE to arrive (a body in flight does), else 503
 `server_busy`: slow clients never hold every thread, and /healthz keeps answering. Behind the
 proxy (deploy/nginx.conf) bodies arrive whole and this never triggers. Outside gunicorn (runserver, the test client) there is no
 socket to cut: the deadline is then checked between reads only.
@@ -37,7 +37,10 @@ BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 READ_STEP = 64 * 1024
 DEADLINE, BUSY = "deadline", "busy"  # why a read was cut
 BUSY_RETRY_AFTER = 1  # seconds: a body slot frees within REQUEST_BODY_TIMEOUT at the latest
-BUSY_GRACE = 0.5  # seconds a body may take to arrive without a slot, when every slot is taken
+# Seconds to read a body that is already on its way or in the socket's buffer: granted without a
+# slot when every slot is taken, and past the deadline when the read starts late (a slow database
+# during authentication must not turn a body that came in time into a 408).
+IN_FLIGHT_GRACE = 0.5
 
 
 class Readers:
@@ -103,7 +106,7 @@ class RequestBody:
             return
         if cut == BUSY:
             self._fail(CatalogueError("server_busy", wait=BUSY_RETRY_AFTER), "request_body_refused_busy", received)
-        if cut or watchdog.clock() >= self.deadline:
+        if cut == DEADLINE:
             seconds = settings.REQUEST_BODY_TIMEOUT
             self._fail(CatalogueError("request_timeout", f"The request body did not arrive within {seconds:g} s "
                                                          "of its headers."), "request_body_timeout", received)
@@ -115,13 +118,15 @@ class RequestBody:
         source, sock = self.environ["wsgi.input"], self.environ.get("gunicorn.socket")
         want = self.limit + 1 if self.length is None else self.length
         chunks, received, ended = [], 0, False
+        now = watchdog.clock()
+        deadline = max(self.deadline, now + IN_FLIGHT_GRACE)
         ticket = holds = None
         if sock is not None:
             holds = readers.take()
-            checkpoint = None if holds else watchdog.clock() + BUSY_GRACE
-            ticket = watchdog.arm(sock, self.deadline, checkpoint=checkpoint, may_go_on=readers.take)
+            ticket = watchdog.arm(sock, deadline, checkpoint=None if holds else now + IN_FLIGHT_GRACE,
+                                  may_go_on=readers.take)
         try:
-            while received < want and watchdog.clock() < self.deadline:
+            while received < want and watchdog.clock() < deadline:
                 try:
                     data = source.read(min(want - received, READ_STEP))
                 except Exception:  # noqa: BLE001 - the client's bytes: broken chunk framing, a reset connection
@@ -138,6 +143,8 @@ class RequestBody:
                     cut = DEADLINE if holds or ticket.went_on else BUSY
                 if holds or ticket.went_on:
                     readers.give_back()
+        if cut is None and not ended and received < want and watchdog.clock() >= deadline:
+            cut = DEADLINE  # no socket to shut (not gunicorn): the deadline, checked between reads
         return chunks, received, ended and not cut, cut
 
     def _fail(self, error: CatalogueError, event: str | None = None, received: int = 0):
