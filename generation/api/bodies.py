@@ -17,8 +17,8 @@ chunked framing, mid-body gets 400 `invalid_request`. Either is one log line, ne
 At most half of a worker's threads wait on bodies at once (`readers`, sized by gunicorn.conf.py).
 When they all are, another body gets IN_FLIGHT_GRACE to arrive (a body in flight does), else 503
 `server_busy`: slow clients never hold every thread, and /healthz keeps answering. Behind the
-proxy (deploy/nginx.conf) bodies arrive whole and this never triggers. Outside gunicorn (runserver, the test client) there is no
-socket to cut: the deadline is then checked between reads only.
+proxy (deploy/nginx.conf) bodies arrive whole and this never triggers. Outside gunicorn
+(runserver, the test client) there is no socket to cut: the deadline is checked between reads.
 """
 import io
 import logging
