@@ -6,18 +6,39 @@ DEV_STAMP := $(VENV)/.installed-dev
 CHROMIUM ?= /usr/bin/chromium
 export CHROMIUM
 
-.PHONY: setup run test test-fast worker test-tools reaper clean
+.PHONY: setup run test test-fast worker test-tools reaper clean lock
 
-# Reinstall whenever a requirements file changes.
-$(STAMP): requirements.txt
+# Installs come from the locks only: every package of the tree pinned, every file checked
+# against its hashes, nothing pulled in that the lock does not name (--no-deps). A swapped or
+# republished package fails the install. The locks are made from requirements*.txt by `make lock`.
+PIP_LOCKED := -m pip install --quiet --require-hashes --no-deps
+
+# Reinstall whenever a lock changes.
+$(STAMP): requirements.lock
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) $(PIP_LOCKED) -r requirements.lock
 	touch $(STAMP)
 
-$(DEV_STAMP): $(STAMP) requirements-dev.txt
-	$(PY) -m pip install --quiet -r requirements-dev.txt
+$(DEV_STAMP): $(STAMP) requirements-dev.lock
+	$(PY) $(PIP_LOCKED) -r requirements-dev.lock
 	touch $(DEV_STAMP)
+
+# After changing a pin in requirements.txt or requirements-dev.txt: re-resolve the whole tree and
+# write both locks with every file's hashes. Pins already in a lock are kept unless a requirement
+# moves them; `make lock UPGRADE=--upgrade` takes the newest allowed releases. The tool is uv, at
+# the version requirements-dev.txt pins; one resolution serves both locks (production's is the
+# development one cut down to requirements.txt), so both install the same versions.
+UV_PIN := $(shell grep -m1 '^uv==' requirements-dev.txt)
+LOCK_WITH := $(VENV)/bin/uv pip compile --quiet --generate-hashes --universal --python-version 3.11 \
+	--custom-compile-command "make lock" $(UPGRADE)
+lock:
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet "$(UV_PIN)"
+	@# After a merge, a lock with conflicts still lists the versions to keep: drop the markers only.
+	for f in requirements.lock requirements-dev.lock; do [ ! -f $$f ] || \
+		sed -i.bak -e '/^<<<<<<< /d' -e '/^||||||| /d' -e '/^=======$$/d' -e '/^>>>>>>> /d' $$f && rm -f $$f.bak; done
+	$(LOCK_WITH) -o requirements-dev.lock requirements-dev.txt
+	$(LOCK_WITH) -c requirements-dev.lock -o requirements.lock requirements.txt
 
 # Development mode, written once: make worker and every manage.py command read it too.
 # Never overwritten, so a developer's own edits stay.

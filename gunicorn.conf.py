@@ -97,6 +97,11 @@ def when_ready(server):
 def post_worker_init(worker):
     # Only this worker's copy of the config (it is a forked process): the master keeps the full timeout.
     worker.cfg.set("graceful_timeout", max(0, graceful_timeout - EXIT_MARGIN))
+    # At most half of the threads may wait on slow request bodies; the rest keep serving
+    # /healthz and everything else (generation/api/bodies.py).
+    from generation.api import bodies
+
+    bodies.readers.limit = max(1, worker.cfg.threads // 2)
 
 
 def worker_int(worker):  # SIGINT / SIGQUIT: quick shutdown

@@ -32,6 +32,9 @@ ERRORS: dict[str, ErrorKind] = {
     "method_not_allowed": ErrorKind(405, "Method not allowed.",
                                     "a method the endpoint does not take (the `Allow` header lists those it does)"),
     "not_acceptable": ErrorKind(406, "This endpoint answers JSON only.", "an `Accept` header that excludes JSON"),
+    "request_timeout": ErrorKind(408, "The request body did not arrive in time.",
+                                 "the body did not arrive within 10 s of the headers (slow clients never hold the "
+                                 "service; `REQUEST_BODY_TIMEOUT`)"),
     # /v1/images/generations only: OpenAI clients cannot poll a 202, and their SDKs retry a 409.
     "request_in_progress": ErrorKind(
         409, "A request with this Idempotency-Key is still running.",
@@ -59,6 +62,9 @@ ERRORS: dict[str, ErrorKind] = {
         503, "The server stopped while working on this request; retrying is safe.",
         "the server stopped (a crash, a kill, a deploy) while working on this request; retrying is safe",
         transient=True, retry_after=10),
+    # Half of a worker's threads are already waiting on request bodies; the others stay free.
+    "server_busy": ErrorKind(503, "Too many request bodies are arriving at once; retry shortly.",
+                             "half of a server's threads already wait on slow request bodies", retry_after=1),
     "service_unavailable": ErrorKind(503, "The service's database is unreachable; try again shortly.",
                                      "our database is unreachable", retry_after=5),
     "upstream_timeout": ErrorKind(504, "The image provider did not answer in time.",

@@ -78,7 +78,7 @@ MIDDLEWARE = [
     "generation.api.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "generation.api.bodies.BodySizeLimitMiddleware",
+    "generation.api.bodies.RequestBodyMiddleware",
     "generation.api.middleware.NulCharacterMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -95,6 +95,9 @@ MIDDLEWARE = [
 # A request body over this is refused with 413 before it is read (generation/api/bodies.py);
 # Django's own check of a body it reads uses the same figure.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
+# Seconds from a request's headers to the last byte of its body; past it, 408 `request_timeout`
+# (generation/api/bodies.py). deploy/nginx.conf's client timeouts match the default.
+REQUEST_BODY_TIMEOUT = _bounded("REQUEST_BODY_TIMEOUT", "float", 10.0, 1.0, 120.0)
 
 ROOT_URLCONF = "sprite_backend.urls"
 WSGI_APPLICATION = "sprite_backend.wsgi.application"

@@ -61,7 +61,8 @@ def test_each_status_names_its_codes_once():
 def test_only_answers_that_waiting_cures_carry_a_default_retry_after():
     defaults = {code for code, kind in ERRORS.items() if kind.retry_after is not None}
 
-    assert defaults == {"request_in_progress", "rate_limit_exceeded", "interrupted", "service_unavailable"}
+    assert defaults == {"request_in_progress", "rate_limit_exceeded", "interrupted", "service_unavailable",
+                        "server_busy"}
     assert all(ERRORS[code].retry_after >= 1 for code in defaults)
 
 

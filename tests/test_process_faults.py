@@ -146,11 +146,11 @@ def test_healthz_answers_head_and_refuses_post_with_json(no_redis_server):
     assert post[2]["error"]["code"] == "method_not_allowed"
 
 
-def chunked_post(server, chunks: list[bytes]):
+def chunked_post(server, chunks: list[bytes], token: str):
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
     try:
         conn.request("POST", "/v1/generate", body=iter(chunks), encode_chunked=True,
-                     headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"})
+                     headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked", **auth(token)})
         response = conn.getresponse()
         return response.status, response.read()
     finally:
@@ -158,7 +158,7 @@ def chunked_post(server, chunks: list[bytes]):
 
 
 def test_a_chunked_body_over_64_kb_gets_413(no_redis_server, token):
-    status, body = chunked_post(no_redis_server, [b'{"prompt": "' + b"x" * 8192] * 9 + [b'"}'])
+    status, body = chunked_post(no_redis_server, [b'{"prompt": "' + b"x" * 8192] * 9 + [b'"}'], token)
 
     assert status == 413
     assert b'"payload_too_large"' in body

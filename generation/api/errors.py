@@ -32,6 +32,19 @@ class GenerationError(exceptions.APIException):
         self.wait = wait
 
 
+class CatalogueError(exceptions.APIException):
+    """An error of the catalogue (generation/error_codes.py) by its code: the status comes from
+    there, and so does the message unless a more precise one is given."""
+
+    def __init__(self, code: str, message: str | None = None, *, wait: int | None = None):
+        kind = ERRORS[code]
+        super().__init__(detail=message or kind.message, code=code)
+        self.status_code = kind.status
+        self.code = code
+        self.request_id = None
+        self.wait = wait
+
+
 # DRF's own exceptions, renamed to the contract's codes.
 _CODES = {
     exceptions.ValidationError: "invalid_request",
@@ -84,7 +97,7 @@ def exception_handler(exc, context):
     response = drf_exception_handler(exc, context)
     if response is None:
         return None  # a bug: Django's handler500 answers in our shape
-    if isinstance(exc, GenerationError):
+    if isinstance(exc, (GenerationError, CatalogueError)):
         code, wait, request_id = exc.code, exc.wait, exc.request_id
     else:
         code = next((c for cls, c in _CODES.items() if isinstance(exc, cls)), "error")

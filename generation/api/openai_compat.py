@@ -24,6 +24,7 @@ from ..engine.spec import SpriteSpec
 from ..error_codes import message_of, retry_after_of, status_of
 from ..models import GenerationRequest
 from ..styles import STYLES
+from .bodies import TakesBody
 from .errors import GenerationError, exception_handler
 from .serializers import GenerateSerializer
 from .views import idempotency_key
@@ -144,7 +145,7 @@ def _answer(row: GenerationRequest) -> dict:
     }
 
 
-class ImagesGenerationsView(OpenAIView):
+class ImagesGenerationsView(TakesBody, OpenAIView):
     def post(self, request):
         serializer = GenerateSerializer(data=generate_body(request.data))
         serializer.is_valid(raise_exception=True)

@@ -72,7 +72,7 @@ GENERATE = extend_schema_view(post=extend_schema(
     responses={
         200: OpenApiResponse(GenerationSerializer, description="The sprite."),
         202: OpenApiResponse(GenerationSerializer, description="Accepted (async, or still running): poll Location."),
-        **errors(400, 401, 405, 413, 422, 429, 502, 503, 504),
+        **errors(400, 401, 405, 408, 413, 422, 429, 502, 503, 504),
     },
 ))
 DETAIL = extend_schema_view(get=extend_schema(
@@ -124,7 +124,7 @@ IMAGES = extend_schema_view(post=extend_schema(
                              value={"prompt": "green slime", "size": "64x64", "response_format": "b64_json"})],
     parameters=[OpenApiParameter("Idempotency-Key", IDEMPOTENCY_KEY, OpenApiParameter.HEADER),
                 retry_after(409, 429, 503)],
-    responses={200: OpenApiTypes.OBJECT, **openai_errors(400, 401, 405, 409, 413, 422, 429, 502, 503, 504)},
+    responses={200: OpenApiTypes.OBJECT, **openai_errors(400, 401, 405, 408, 409, 413, 422, 429, 502, 503, 504)},
 ))
 MODELS = extend_schema_view(get=extend_schema(
     operation_id="models", summary="The styles, as OpenAI's model list",

@@ -13,6 +13,8 @@ from ..engine.idempotency import IdempotencyKeyReused
 from ..error_codes import POLL_AFTER_SECONDS, message_of, status_of
 from ..models import GenerationRequest
 from ..styles import DEFAULT_STYLE, STYLES
+from . import health
+from .bodies import TakesBody
 from .errors import GenerationError
 from .serializers import GenerateSerializer, GenerationSerializer
 
@@ -42,7 +44,7 @@ def idempotency_key(request) -> str:
     return key or ""
 
 
-class GenerateView(APIView):
+class GenerateView(TakesBody, APIView):
     def post(self, request):
         serializer = GenerateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -85,6 +87,11 @@ class MetricsView(APIView):
 def prometheus_metrics(request):
     """Prometheus text format, summed over every gunicorn worker. Keep it off the public internet.
 
-    The pacer's state is shared (Redis), so whichever worker is scraped reads it, at scrape time."""
-    body, content_type = metrics.exposition(scrape.pacer_collector, scrape.queue_collector)
+    The pacer's state is shared (Redis), so whichever worker is scraped reads it, at scrape time;
+    only when the database answers the health probe, so that a database that is down costs a
+    scrape the probe's bounded wait, not the pool's."""
+    collectors = [scrape.queue_collector]
+    if health.database_state() == health.OK:
+        collectors.insert(0, scrape.pacer_collector)
+    body, content_type = metrics.exposition(*collectors)
     return HttpResponse(body, content_type=content_type)

@@ -19,6 +19,8 @@ from redis.exceptions import RedisError
 from ..redis_link import RedisLink
 
 KEY_PREFIX = "sprite:worker:"
+# The reaper loop's own heartbeat, for its container healthcheck; not a worker, so not counted.
+REAPER_PREFIX = "sprite:reaper:"
 ROW_PREFIX = "async:"
 INTERVAL = 5.0  # seconds between heartbeats
 TTL = 15  # seconds a heartbeat lasts: three missed beats and the worker counts as gone
@@ -35,14 +37,15 @@ def is_async_worker(name: str) -> bool:
     return name.startswith(ROW_PREFIX)
 
 
-def beat(name: str, *, threads: int, started: float) -> bool:
-    """One heartbeat of the worker `name`; False when Redis did not take it."""
+def beat(name: str, *, threads: int, started: float, prefix: str = KEY_PREFIX, ttl: int = TTL) -> bool:
+    """One heartbeat of the worker `name` (of the reaper, with REAPER_PREFIX); False when Redis did
+    not take it."""
     connection = link.client()
     if connection is None:
         return False
     value = json.dumps({"threads": threads, "started": started, "beat": time.time()})
     try:
-        connection.set(KEY_PREFIX + name, value, ex=TTL)
+        connection.set(prefix + name, value, ex=ttl)
     except RedisError as exc:
         link.failed(exc)
         return False

@@ -2,9 +2,11 @@
 import logging
 import signal
 import threading
+import time
 
 from django.core.management.base import BaseCommand, CommandError
 
+from generation.engine import heartbeats, inflight
 from generation.engine.reaper import reap
 
 REAP_INTERVAL = 30  # seconds: with SPRITE_INTERRUPT_GRACE (30 s), a lost row is finished within a minute
@@ -30,7 +32,11 @@ class Command(BaseCommand):
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
+        started = time.time()
         while not stop.is_set():
+            # Its container's healthcheck looks for this: the loop turns and reaches Redis.
+            heartbeats.beat(inflight.ident(), threads=0, started=started, prefix=heartbeats.REAPER_PREFIX,
+                            ttl=int(every * 3) + heartbeats.TTL)
             try:
                 finished = reap()
             except Exception:  # the database or Redis away for a moment: the next run tries again
