@@ -9,6 +9,7 @@ import base64
 import io
 import re
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
 from decimal import Decimal
 
 import httpx
@@ -16,7 +17,7 @@ from django.conf import settings
 from PIL import Image
 
 from ..models import GenerationAttempt
-from . import pricing
+from . import pricing, signals
 from .adapters import ModelRequest, provider_of
 from .runtime import OFFLINE_PROVIDER, load_litellm
 
@@ -38,6 +39,7 @@ class Reply:
     message: str = ""
     headers: httpx.Headers = field(default_factory=httpx.Headers)
     cost_usd: Decimal | None = None  # what the call was billed; None: LiteLLM's cost map cannot price it
+    signal: signals.Signal = field(default_factory=signals.Signal)  # its word on the quota and on waiting
 
     @property
     def ok(self) -> bool:
@@ -108,22 +110,28 @@ def classify(exc: Exception) -> Reply:
 def call_model(request: ModelRequest, *, timeout: float) -> Reply:
     """One upstream call, classified. Never raises for anything the provider answers."""
     litellm = load_litellm()
-    offline = provider_of(request.model) == OFFLINE_PROVIDER
+    provider = provider_of(request.model)
+    offline = provider == OFFLINE_PROVIDER
     try:
         response = litellm.image_generation(
             model=request.model, prompt=request.prompt, timeout=timeout, max_retries=0, **request.params
         )
     except Exception as exc:  # LiteLLM maps every provider error to its own types
         failure = classify(exc)
+        # Google's error body reaches us only in the message: read it whole (bounded), before scrubbing.
+        answer = signals.Answer(failure.http_status, failure.headers,
+                                str(getattr(exc, "message", exc))[:signals.MAX_MESSAGE])
+        failure = replace(failure, signal=signals.read(provider, answer, now=datetime.now(timezone.utc)))
         return replace(failure, cost_usd=pricing.ZERO) if offline else failure
     cost = pricing.ZERO if offline else pricing.cost_of_answer(response, model=request.model)
     headers = httpx.Headers((response._hidden_params or {}).get("additional_headers") or {})
+    signal = signals.read(provider, signals.Answer(200, headers), now=datetime.now(timezone.utc))
     data = response.data or []
     b64 = getattr(data[0], "b64_json", None) if data else None
     if not b64:  # an answer without a usable image is still billed by its usage
         return Reply(Outcome.MALFORMED, message="the model returned no image", http_status=200, headers=headers,
-                     cost_usd=cost)
-    return replace(decode_image(b64, headers=headers), cost_usd=cost)
+                     cost_usd=cost, signal=signal)
+    return replace(decode_image(b64, headers=headers), cost_usd=cost, signal=signal)
 
 
 # Sprites are at most 256 px; 4096 x 4096 is generous for any model's canvas. Past it, one
