@@ -19,7 +19,7 @@ from PIL import Image
 from ..models import GenerationAttempt
 from . import pricing, signals
 from .adapters import ModelRequest, provider_of
-from .runtime import OFFLINE_PROVIDER, load_litellm
+from .runtime import OFFLINE_PROVIDER, answer_headers, load_litellm
 
 Outcome = GenerationAttempt.Outcome
 
@@ -59,7 +59,7 @@ def _error_code(exc: Exception) -> str:
 # also when partly masked), bearer tokens, and key=value pairs.
 _SECRET = re.compile(r"\bsk-[\w*-]+|\bBearer\s+\S+|\b(api[_-]?key|key|token|secret)(\s*[=:]\s*)[^\s,;&\"']+", re.I)
 # LiteLLM's words for an absent credential: it raises before any call, as a 500.
-_MISSING_CREDENTIALS = ("missing credentials", "api_key client option must be set")
+_MISSING_CREDENTIALS = ("missing credentials", "api_key client option must be set", "_api_key is not set")
 # LiteLLM's refusal of a model it cannot route (raised before any call).
 _UNROUTABLE = "llm provider not provided"
 
@@ -67,8 +67,10 @@ _UNROUTABLE = "llm provider not provided"
 def scrub(text: str) -> str:
     """The text with anything that looks like a credential replaced by ***."""
     text = _SECRET.sub(lambda m: f"{m.group(1)}{m.group(2)}***" if m.group(1) else "***", text)
-    key = settings.OPENAI_API_KEY
-    return text.replace(key, "***") if key and len(key) >= 8 else text
+    for key in (settings.OPENAI_API_KEY, settings.AZURE_API_KEY, settings.GEMINI_API_KEY):
+        if key and len(key) >= 8:
+            text = text.replace(key, "***")
+    return text
 
 
 def classify(exc: Exception) -> Reply:
@@ -113,9 +115,10 @@ def call_model(request: ModelRequest, *, timeout: float) -> Reply:
     provider = provider_of(request.model)
     offline = provider == OFFLINE_PROVIDER
     try:
-        response = litellm.image_generation(
-            model=request.model, prompt=request.prompt, timeout=timeout, max_retries=0, **request.params
-        )
+        with answer_headers() as seen:
+            response = litellm.image_generation(
+                model=request.model, prompt=request.prompt, timeout=timeout, max_retries=0, **request.params
+            )
     except Exception as exc:  # LiteLLM maps every provider error to its own types
         failure = classify(exc)
         # Google's error body reaches us only in the message: read it whole (bounded), before scrubbing.
@@ -124,7 +127,7 @@ def call_model(request: ModelRequest, *, timeout: float) -> Reply:
         failure = replace(failure, signal=signals.read(provider, answer, now=datetime.now(timezone.utc)))
         return replace(failure, cost_usd=pricing.ZERO) if offline else failure
     cost = pricing.ZERO if offline else pricing.cost_of_answer(response, model=request.model)
-    headers = httpx.Headers((response._hidden_params or {}).get("additional_headers") or {})
+    headers = httpx.Headers((response._hidden_params or {}).get("additional_headers") or (seen[0] if seen else {}))
     signal = signals.read(provider, signals.Answer(200, headers), now=datetime.now(timezone.utc))
     data = response.data or []
     b64 = getattr(data[0], "b64_json", None) if data else None
