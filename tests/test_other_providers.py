@@ -173,8 +173,20 @@ def test_a_google_429_without_retry_info_looks_like_a_daily_quota(google):
 
     reply = call(IMAGEN)
 
-    assert (reply.outcome, reply.http_status) == ("rate_limited", 429)
+    assert (reply.outcome, reply.http_status, reply.code) == ("quota_exhausted", 429, "daily_quota")
     assert reply.signal == Signal("google", throttled=True, daily_quota=True)
+
+
+def test_a_daily_quota_moves_to_the_fallback_at_once(api, google, timeline, setup):
+    setup(model=IMAGEN, fallback_models="offline/pixel-sprite")
+    google.daily = True
+
+    response = generate(api)
+
+    assert response.status_code == 200, response.json()
+    assert (response.json()["fallback_used"], response.json()["model"]) == (True, "offline/pixel-sprite")
+    assert attempts(response.json()["id"]) == [("quota_exhausted", 429, None), ("succeeded", 200, None)]
+    assert timeline.sleeps == []  # no wait brings a daily quota back
 
 
 def test_the_generator_waits_out_googles_retry_delay_and_succeeds(api, google, timeline, setup):

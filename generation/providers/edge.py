@@ -124,7 +124,11 @@ def call_model(request: ModelRequest, *, timeout: float) -> Reply:
         # Google's error body reaches us only in the message: read it whole (bounded), before scrubbing.
         answer = signals.Answer(failure.http_status, failure.headers,
                                 str(getattr(exc, "message", exc))[:signals.MAX_MESSAGE])
-        failure = replace(failure, signal=signals.read(provider, answer, now=datetime.now(timezone.utc)))
+        signal = signals.read(provider, answer, now=datetime.now(timezone.utc))
+        failure = replace(failure, signal=signal)
+        if signal.daily_quota and failure.outcome == Outcome.RATE_LIMITED:
+            # Like OpenAI's insufficient_quota: no wait within a request's budget brings it back.
+            failure = replace(failure, outcome=Outcome.QUOTA_EXHAUSTED, code=signals.DAILY_QUOTA)
         return replace(failure, cost_usd=pricing.ZERO) if offline else failure
     cost = pricing.ZERO if offline else pricing.cost_of_answer(response, model=request.model)
     headers = httpx.Headers((response._hidden_params or {}).get("additional_headers") or (seen[0] if seen else {}))

@@ -29,6 +29,7 @@ from email.utils import parsedate_to_datetime
 MAX_HINT = 86400.0  # a day: longer is not a hint, it is an outage
 MAX_LIMIT = 10**9  # requests per window; anything larger is not a real quota
 MAX_MESSAGE = 16 * 1024  # characters of an error message searched for a hint
+DAILY_QUOTA = "daily_quota"  # the error code an attempt row shows for a 429 that looks like a per-day quota
 _MAX_TEXT = 64  # a header value longer than this is not a number of seconds
 
 LIMIT, REMAINING, RESET = "x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests"
