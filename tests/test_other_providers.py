@@ -226,3 +226,23 @@ def test_the_generator_backs_off_when_no_hint_comes(api, settings, timeline, set
     assert attempts(response.json()["id"]) == [("rate_limited", 429, None), ("rate_limited", 429, None),
                                                ("succeeded", 200, None)]
     assert timeline.sleeps == [1.0, 2.0]
+
+
+# -- a fallback chain across providers ---------------------------------------------------------
+
+def test_a_chain_across_providers_moves_on_by_each_ones_own_signal(api, azure, google, timeline, setup):
+    """Azure asks for a minute (beyond the 30 s budget), Google's daily quota is spent: the
+    offline model answers, with no wait and one call to each provider."""
+    setup(model=AZURE, fallback_models=f"{IMAGEN},offline/pixel-sprite")
+    azure.limit, azure.window = 1, 60.0
+    spend_azure_window(azure)
+    google.daily = True
+
+    response = generate(api)
+
+    assert response.status_code == 200, response.json()
+    assert (response.json()["model"], response.json()["fallback_used"]) == ("offline/pixel-sprite", True)
+    assert attempts(response.json()["id"]) == [("rate_limited", 429, 60000), ("quota_exhausted", 429, None),
+                                               ("succeeded", 200, None)]
+    assert timeline.sleeps == []
+    assert (azure.statuses(), google.statuses()) == ([200, 429], [429])
