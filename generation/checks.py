@@ -4,7 +4,7 @@ from django.core.checks import Error, Warning, register
 from django.db import DatabaseError
 from django.utils import timezone
 
-from .providers import routing_problem
+from .providers import missing_settings, routing_problem
 from .providers.retirements import retirement_warning
 
 
@@ -19,9 +19,10 @@ def check_generation_defaults(app_configs, **kwargs):
         if message := retirement_warning(model, today=timezone.now().date()):
             problems.append(Warning(message, hint="Choose another model in SPRITE_LITELLM_MODEL or the "
                                     "fallbacks, or override it in the admin.", id="generation.W002"))
-    if defaults["model"].startswith("openai/") and not settings.OPENAI_API_KEY:
-        problems.append(Warning("SPRITE_LITELLM_MODEL is an OpenAI model but OPENAI_API_KEY is empty.",
-                                id="generation.W003"))
+    for name, model in environment_models():
+        if missing := missing_settings(model):
+            problems.append(Warning(f"{name}: {model} needs {' and '.join(missing)}, empty in the environment.",
+                                    id="generation.W003"))
     return problems
 
 

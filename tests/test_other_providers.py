@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from generation import providers
+from generation.checks import check_generation_defaults
 from generation.engine.generator import generator
 from generation.models import GenerationAttempt
 from generation.providers.signals import Signal
@@ -246,3 +247,27 @@ def test_a_chain_across_providers_moves_on_by_each_ones_own_signal(api, azure, g
                                                ("succeeded", 200, None)]
     assert timeline.sleeps == []
     assert (azure.statuses(), google.statuses()) == ([200, 429], [429])
+
+
+# -- configuration -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("model", "missing"), [
+    (AZURE, "AZURE_API_BASE and AZURE_API_KEY"),
+    (IMAGEN, "GEMINI_API_KEY"),
+])
+def test_check_warns_when_a_configured_providers_credentials_are_empty(settings, model, missing):
+    settings.SPRITE_GENERATION_DEFAULTS = {**settings.SPRITE_GENERATION_DEFAULTS, "model": "offline/pixel-sprite",
+                                           "fallback_models": (model,)}
+
+    problems = check_generation_defaults(None)
+
+    assert [(p.id, p.msg) for p in problems] == [
+        ("generation.W003", f"SPRITE_LITELLM_FALLBACK_MODELS: {model} needs {missing}, empty in the environment.")]
+
+
+def test_check_is_quiet_when_the_credentials_are_set(settings):
+    settings.AZURE_API_BASE, settings.AZURE_API_KEY, settings.GEMINI_API_KEY = "https://x.example", KEY, KEY
+    settings.SPRITE_GENERATION_DEFAULTS = {**settings.SPRITE_GENERATION_DEFAULTS, "model": AZURE,
+                                           "fallback_models": (IMAGEN,)}
+
+    assert check_generation_defaults(None) == []

@@ -75,6 +75,14 @@ def _gemini(model: str, *, prompt: str, size: int, seed: int | None, transparent
 
 
 ADAPTERS = {OFFLINE_PROVIDER: _offline, "openai": _openai, "azure": _azure, "gemini": _gemini}
+# The settings each provider cannot call without (Azure's API version has LiteLLM's default).
+REQUIRED_SETTINGS = {"openai": ("OPENAI_API_KEY",), "azure": ("AZURE_API_BASE", "AZURE_API_KEY"),
+                     "gemini": ("GEMINI_API_KEY",)}
+
+
+def missing_settings(model: str) -> list[str]:
+    """The settings `model`'s provider needs that are empty."""
+    return [name for name in REQUIRED_SETTINGS.get(provider_of(model), ()) if not getattr(settings, name, "")]
 
 
 def request_for(model: str, *, prompt: str, size: int, seed: int | None, transparent: bool, style: Style) -> ModelRequest:
