@@ -42,7 +42,6 @@ _SCALE = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 # Google's error body, as JSON or as a Python repr, possibly escaped once inside a string:
 # "retryDelay": "12s", 'retryDelay': '1.5s', \"retryDelay\": \"38s\".
 _RETRY_DELAY = re.compile(r"""retryDelay\\?["']\s{0,8}:\s{0,8}\\?["'](\d{1,9}(?:\.\d{1,9})?)s\\?["']""", re.ASCII)
-_RETRY_INFO = "google.rpc.RetryInfo"
 _RESOURCE_EXHAUSTED = "RESOURCE_EXHAUSTED"
 _PER_DAY = "PerDay"  # in a QuotaFailure's quotaId: GenerateRequestsPerDayPerProjectPerModel
 # Azure's 429 text: "... Please retry after 6 seconds."
@@ -196,7 +195,7 @@ def read_google(answer: Answer, *, now: datetime) -> Signal:
     if not answer.throttled:
         return Signal("google", wait=_http_wait(answer, now=now))
     text = answer.message[:MAX_MESSAGE]
-    delay = _first_number(_RETRY_DELAY, text) if _RETRY_INFO in text or "retryDelay" in text else None
+    delay = _first_number(_RETRY_DELAY, text)
     wait = delay if delay is not None else _http_wait(answer, now=now)
     daily = _PER_DAY in text or (wait is None and _RESOURCE_EXHAUSTED in text)
     return Signal("google", wait=wait, throttled=True, daily_quota=daily)
