@@ -17,6 +17,7 @@ its provider's own variables (OPENAI_BASE_URL, AZURE_API_BASE, GEMINI_API_BASE),
 nothing of it. Figures: served, refused, upstream calls, upstream 429s, wasted calls per success.
 """
 import argparse
+import subprocess
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -40,7 +41,7 @@ def providers():
     yield "openai", openai, lambda: {"SPRITE_LITELLM_MODEL": "openai/gpt-image-2", "OPENAI_BASE_URL": openai.base_url}, \
         lambda: [c.status for c in openai.calls]
     azure = FakeAzure(limit=LIMIT, window=WINDOW, api_key=KEY)
-    yield "azure", azure, lambda: {"SPRITE_LITELLM_MODEL": "azure/gpt-image-1", "AZURE_API_BASE": azure.api_base,
+    yield "azure", azure, lambda: {"SPRITE_LITELLM_MODEL": "azure/sprites-gpt-image", "AZURE_API_BASE": azure.api_base,
                                    "AZURE_API_KEY": KEY, "AZURE_API_VERSION": "2025-04-01-preview"}, azure.statuses
     google = FakeGoogle(limit=LIMIT, window=WINDOW, api_key=KEY)
     yield "google", google, lambda: {"SPRITE_LITELLM_MODEL": "gemini/imagen-4.0-generate-001",
@@ -53,11 +54,13 @@ def providers():
 def burst(name: str, upstream, extra, statuses, clients: int) -> dict:
     with upstream:
         # OpenAI's base URL points nowhere unless the provider is OpenAI's (extra() then sets it).
-        env = service_env("http://127.0.0.1:9/v1", GUNICORN_WORKERS="2", **SETTINGS, **extra())
+        env = service_env("http://127.0.0.1:9/v1", GUNICORN_WORKERS="2", GUNICORN_GRACEFUL_TIMEOUT="5", **SETTINGS,
+                          **extra())
         token = prepare(env)
-        ports = [free_port(), free_port()]
-        procs = [start_gunicorn(env, port) for port in ports]
+        ports, procs = [free_port(), free_port()], []
         try:
+            for port in ports:
+                procs.append(start_gunicorn(env, port))
             barrier = threading.Barrier(clients)
 
             def one(index):
@@ -70,7 +73,11 @@ def burst(name: str, upstream, extra, statuses, clients: int) -> dict:
             for proc in procs:
                 proc.terminate()
             for proc in procs:
-                proc.wait(30)
+                try:
+                    proc.wait(30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
         calls = statuses()
     served = answers.count(200)
     return {"provider": name, "served": served, "refused": clients - served, "calls": len(calls),
@@ -82,13 +89,14 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=15)
     parser.add_argument("--only", nargs="*", help="provider names to run (default: all)")
     args = parser.parse_args()
-    rows = [burst(name, upstream, extra, statuses, args.clients) for name, upstream, extra, statuses in providers()
-            if not args.only or name in args.only]
     print(f"{args.clients} clients at once; upstream {LIMIT} requests per {WINDOW:g} s; MAX_WAIT 30 s\n")
     print("| provider | served | refused | upstream calls | upstream 429s | wasted per success |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: |")
-    for r in rows:
-        print(f"| {r['provider']} | {r['served']} | {r['refused']} | {r['calls']} | {r['429s']} | {r['wasted']:.2f} |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |", flush=True)
+    for name, upstream, extra, statuses in providers():
+        if not args.only or name in args.only:
+            r = burst(name, upstream, extra, statuses, args.clients)
+            print(f"| {r['provider']} | {r['served']} | {r['refused']} | {r['calls']} | {r['429s']} | "
+                  f"{r['wasted']:.2f} |", flush=True)
 
 
 if __name__ == "__main__":
