@@ -77,6 +77,22 @@ def test_before_any_answer_no_refill_time_is_known():
     assert Refills().reset_in(10.0) is None
 
 
+@pytest.mark.parametrize(("wait", "estimates", "window"), [
+    (7.5, (12.0,), 12.0),  # the burst spent 5 in 4.5 s; the probe at 4.5 s is told the refill is 7.5 s away
+    (None, (), DEFAULT_WINDOW),  # a 429 that names no refill teaches nothing
+    (4000.0, (), DEFAULT_WINDOW),  # past an hour: not a window
+])
+def test_azures_window_is_learned_from_the_refill_a_429_names(wait, estimates, window):
+    state = learning.refill_throttled(refills(*BURST), now=4.5, wait=wait)
+    assert (state.estimates, state.window) == (estimates, window)
+
+
+def test_after_a_429_the_next_answer_opens_a_window_without_measuring_twice():
+    state = learning.refill_throttled(refills(*BURST), now=4.5, wait=7.5)
+    state = refills((12.1, 4), (13.0, 3), state=state)
+    assert (state.estimates, state.first_use) == ((12.0,), 12.1)
+
+
 # -- spacing (Google) --------------------------------------------------------------------------
 
 def spacing(*events: tuple, state: Spacing = Spacing()) -> Spacing:

@@ -7,7 +7,8 @@ table test (tests/test_quota_learning.py). Which rule a model's answers feed is 
 how the pacer uses what they learn is in docs/PROVIDERS.md.
 
 - Refills (Azure): a limit and `remaining`, no reset. The window is the time from the first
-  call counted in a window to the answer that shows `remaining` risen again.
+  call counted in a window to the answer that shows `remaining` risen again, or to the refill a
+  429's `retry-after-ms` names.
 - Spacing (Google, Replicate): no limit at all, but each 429 says when the quota reopens. The
   calls served from the first success after a 429 (or a pause) to the next 429 are the limit;
   from that first success to the reopening the 429 names is the window.
@@ -87,6 +88,18 @@ def observe_refill(state: Refills, *, now: float, remaining: int | None) -> Refi
     tight = now - state.last_seen <= TIGHT * elapsed and elapsed <= MAX_WINDOW
     estimates = (*state.estimates, elapsed)[-KEEP:] if tight else state.estimates
     return Refills(first_use=now, last_seen=now, last_remaining=remaining, estimates=estimates)
+
+
+def refill_throttled(state: Refills, *, now: float, wait: float | None) -> Refills:
+    """A 429 at `now` whose `retry-after-ms` says the window refills in `wait` seconds: the window
+    ran from its first call to then, stated rather than seen. This is how the window is learned
+    when it is shorter than the minute assumed (the pacer lets one call probe an exhausted
+    window): the next answer then opens a new window."""
+    if wait is None or state.first_use is None:
+        return state
+    elapsed = now + wait - state.first_use
+    estimates = (*state.estimates, elapsed)[-KEEP:] if MIN_WINDOW <= elapsed <= MAX_WINDOW else state.estimates
+    return Refills(estimates=estimates)
 
 
 # -- spacing: limit and window from the 429s ---------------------------------------------------
