@@ -12,6 +12,7 @@ from generation import providers
 from generation.checks import check_generation_defaults
 from generation.engine.generator import generator
 from generation.models import GenerationAttempt
+from generation.providers.edge import scrub
 from generation.providers.signals import Signal
 from generation.styles import STYLES
 from tests.calls import generate, settings_setter
@@ -271,3 +272,9 @@ def test_check_is_quiet_when_the_credentials_are_set(settings):
                                            "fallback_models": (IMAGEN,)}
 
     assert check_generation_defaults(None) == []
+
+
+def test_azure_and_gemini_keys_are_scrubbed_from_messages(settings):
+    settings.AZURE_API_KEY, settings.GEMINI_API_KEY = "azure0secret0value", "gemini0secret0value"
+
+    assert scrub("denied azure0secret0value and gemini0secret0value") == "denied *** and ***"
