@@ -262,10 +262,12 @@ class Generator:
         reply = self.call_model(request, timeout=timeout)
         tally.cost_usd = providers.total_cost([tally.cost_usd, reply.cost_usd])
         duration = self.clock() - t0
-        hint = reply.signal.wait  # the provider's own word (providers.signals), on a 429 or 503
+        hint = pacing.believed(reply.signal.wait)  # the provider's own word (providers.signals), on a 429 or 503
         if pacer:
             answered = reply.outcome not in NO_ANSWER
-            pacer.observe(key, reply.headers, status=reply.http_status if answered else None, slot=slot, sent_at=sent)
+            pacer.observe(key, reply.signal, status=reply.http_status if answered else None, slot=slot, sent_at=sent)
+            if reply.signal.daily_quota:  # every worker moves on until the next probe the cap allows
+                pacer.pause(key, until=pacer.timer() + pacing.DAILY_QUOTA_PAUSE)
         metrics.record_attempt(model, reply.outcome)
         GenerationAttempt.objects.create(
             request=row, number=tally.attempts, started_at=started_at, model=model, outcome=reply.outcome,

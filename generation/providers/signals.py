@@ -22,7 +22,7 @@ before any pattern looks at it (the patterns have no nested repetition).
 import math
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 
@@ -30,6 +30,7 @@ MAX_HINT = 86400.0  # a day: longer is not a hint, it is an outage
 MAX_LIMIT = 10**9  # requests per window; anything larger is not a real quota
 MAX_MESSAGE = 16 * 1024  # characters of an error message searched for a hint
 DAILY_QUOTA = "daily_quota"  # the error code an attempt row shows for a 429 that looks like a per-day quota
+SAID_CHARS = 80  # the provider's words kept for an operator (`Signal.said`)
 _MAX_TEXT = 64  # a header value longer than this is not a number of seconds
 
 LIMIT, REMAINING, RESET = "x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests"
@@ -118,6 +119,9 @@ class Signal:
     wait: float | None = None  # seconds the provider asks us to wait before calling this model again
     throttled: bool = False  # the answer was a rate-limit refusal (429)
     daily_quota: bool = False  # a 429 that looks like a per-day quota: no wait helps before the next day
+    # The hint as the provider wrote it, for an operator: printable ASCII, at most SAID_CHARS (escape it
+    # where shown). Not part of what the signal means, so two signals that mean the same compare equal.
+    said: str = field(default="", compare=False)
 
     @property
     def known(self) -> bool:
@@ -160,6 +164,22 @@ def _http_wait(answer: Answer, *, now: datetime) -> float | None:
     return parse_retry_after(_get(answer, "retry-after"), now=now)
 
 
+def _printable(text: str) -> str:
+    return "".join(c if " " <= c <= "~" else "?" for c in text[:SAID_CHARS])
+
+
+def _said(answer: Answer) -> str:
+    """HTTP's own hint in the provider's words: the wait header, else an exhausted `remaining` and its reset."""
+    if answer.may_wait:
+        for name in ("retry-after-ms", "retry-after"):
+            if (value := _get(answer, name)) is not None:
+                return _printable(f"{answer.status} {name}: {value[:SAID_CHARS]}")
+    if _limit_and_remaining(answer)[1] == 0 and (reset := _get(answer, RESET)) is not None:
+        prefix = f"{answer.status} " if answer.may_wait else ""
+        return _printable(f"{prefix}remaining 0, reset {reset[:SAID_CHARS]}")
+    return f"{answer.status} without a hint" if answer.may_wait else ""
+
+
 def _limit_and_remaining(answer: Answer) -> tuple[int | None, int | None]:
     """`x-ratelimit-limit/remaining-requests`, each validated on its own and against each other."""
     limit = parse_count(_get(answer, LIMIT))
@@ -178,35 +198,41 @@ def read_openai(answer: Answer, *, now: datetime) -> Signal:
     wait = _http_wait(answer, now=now)
     if wait is None and answer.throttled:
         wait = signal.exhausted_for
-    return replace(signal, wait=wait)
+    return replace(signal, wait=wait, said=_said(answer))
 
 
 def read_azure(answer: Answer, *, now: datetime) -> Signal:
     """Limit and remaining, no reset; the wait from `retry-after-ms`, `retry-after`, else its 429 text."""
     limit, remaining = _limit_and_remaining(answer)
-    wait = _http_wait(answer, now=now)
+    wait, said = _http_wait(answer, now=now), _said(answer)
     if wait is None and answer.throttled:
-        wait = _first_number(_AZURE_RETRY, answer.message[:MAX_MESSAGE])
-    return Signal("azure", limit, remaining, wait=wait, throttled=answer.throttled)
+        if (wait := _first_number(_AZURE_RETRY, answer.message[:MAX_MESSAGE])) is not None:
+            said = f"429 'retry after {wait:g} seconds'"
+    return Signal("azure", limit, remaining, wait=wait, throttled=answer.throttled, said=said)
 
 
 def read_google(answer: Answer, *, now: datetime) -> Signal:
     """`RetryInfo.retryDelay` from the error body in the message; none on a 429 means a daily quota."""
     if not answer.throttled:
-        return Signal("google", wait=_http_wait(answer, now=now))
+        return Signal("google", wait=_http_wait(answer, now=now), said=_said(answer))
     text = answer.message[:MAX_MESSAGE]
     delay = _first_number(_RETRY_DELAY, text)
     wait = delay if delay is not None else _http_wait(answer, now=now)
     daily = _PER_DAY in text or (wait is None and _RESOURCE_EXHAUSTED in text)
-    return Signal("google", wait=wait, throttled=True, daily_quota=daily)
+    if daily:
+        said = "429 RESOURCE_EXHAUSTED without RetryInfo: looks like a daily quota"
+    else:
+        said = f"429 RetryInfo.retryDelay {delay:g}s" if delay is not None else _said(answer)
+    return Signal("google", wait=wait, throttled=True, daily_quota=daily, said=said)
 
 
 def read_replicate(answer: Answer, *, now: datetime) -> Signal:
     """HTTP's `Retry-After`, else "resets in ~30s" in the error text."""
-    wait = _http_wait(answer, now=now)
+    wait, said = _http_wait(answer, now=now), _said(answer)
     if wait is None and answer.throttled:
-        wait = _first_number(_REPLICATE_RESET, answer.message[:MAX_MESSAGE])
-    return Signal("replicate", wait=wait, throttled=answer.throttled)
+        if (wait := _first_number(_REPLICATE_RESET, answer.message[:MAX_MESSAGE])) is not None:
+            said = f"429 'resets in ~{wait:g}s'"
+    return Signal("replicate", wait=wait, throttled=answer.throttled, said=said)
 
 
 def read_http(answer: Answer, *, now: datetime) -> Signal:
