@@ -18,12 +18,13 @@ from ..providers.learning import (DEFAULT_WINDOW, Aimd, Refills, Rule, Spacing, 
                                   observe_refill, refill_throttled, rule_for, spacing_success, spacing_throttled)
 from ..providers.signals import Signal
 
-# While a refilling quota's window is not known yet and `remaining` is 0, one call probes this soon
-# after instead of waiting the minute assumed: its 429 names the refill (`refill_throttled`).
+# While a refilling quota's window is not known yet, its limit is booked per this many seconds (the
+# calls go one at a time meanwhile): a spent window is probed this soon, not a minute later, and
+# the probe's 429 names the refill (`refill_throttled`).
 PROBE_AFTER = 1.0
-# A provider that states nothing and has refused nothing yet is called one call at a time (each a
-# probe) so that its first 429 teaches its limit at the cost of one call; after this many
-# successes in a row without one, its quota is taken to be out of reach (open).
+# A quota whose window (Azure) or limit (Google) is not known yet is called one call at a time (each
+# a probe), so that the first 429 teaches it at the cost of one call; after this many successes
+# without one, the quota is taken to be out of reach of this traffic (Google: open; Azure: a minute).
 PROBE_RUN = 30
 _MAX_STATE = 4096  # characters of stored JSON read back; more is not ours
 
@@ -110,8 +111,13 @@ def _refills(stored: dict, signal: Signal, *, now: float) -> dict:
     stored["refills"] = asdict(state)
     if state.estimates:
         return {"limit": signal.limit, "period": state.window, "reset": state.reset_in(now)}
-    if signal.remaining == 0 and not signal.throttled:
-        # The window is not known: rather than wait the minute assumed, one call probes soon.
+    # The window is not known: rather than book the minute assumed (a burst would be told to come
+    # back in a minute), calls go one at a time, so the one that finds the window spent is refused
+    # alone and its retry-after-ms names the refill. For PROBE_RUN successes at most.
+    probed = stored.get("probed")
+    probed = (probed if isinstance(probed, int) and probed >= 0 else 0) + (not signal.throttled)
+    stored["probed"] = probed
+    if probed < PROBE_RUN:
         return {"limit": signal.limit, "period": PROBE_AFTER, "reprobe": True}
     return {"limit": signal.limit, "period": DEFAULT_WINDOW}
 
@@ -151,6 +157,6 @@ def learning(raw: str | bytes | None) -> Learning:
         learned = Learning(window=spacing.window, limit=spacing.limit)
     elif rule == Rule.AIMD.value:
         aimd = _part(stored, "aimd", Aimd)
-        learned = Learning(rate=None if aimd.slow_start else aimd.rate)
+        learned = Learning(rate=None if aimd.slow_start or stored.get("passed") is not True else aimd.rate)
     return Learning(source=str(stored.get("source", ""))[:16], rule=rule, window=learned.window,
                     limit=learned.limit, rate=learned.rate, daily_quota=stored.get("daily") is True)
