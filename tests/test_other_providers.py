@@ -12,6 +12,7 @@ from generation import providers
 from generation.checks import check_generation_defaults
 from generation.engine.generator import generator
 from generation.models import GenerationAttempt
+from generation.quota import pacing
 from generation.providers.edge import scrub
 from generation.providers.signals import Signal
 from generation.styles import STYLES
@@ -189,6 +190,36 @@ def test_a_daily_quota_moves_to_the_fallback_at_once(api, google, timeline, setu
     assert (response.json()["fallback_used"], response.json()["model"]) == (True, "offline/pixel-sprite")
     assert attempts(response.json()["id"]) == [("quota_exhausted", 429, None), ("succeeded", 200, None)]
     assert timeline.sleeps == []  # no wait brings a daily quota back
+
+
+def test_a_daily_quota_pauses_the_model_until_the_caps_next_probe_and_the_admin_says_so(
+        api, admin_client, google, timeline, setup, pacer):
+    setup(model=IMAGEN, fallback_models="offline/pixel-sprite")
+    google.daily = True
+    generate(api)
+    google.daily = False  # even when it is back, nothing asks before the next probe
+
+    second = generate(api)
+
+    assert second.json()["model"] == "offline/pixel-sprite"
+    assert attempts(second.json()["id"]) == [("succeeded", 200, None)]  # Imagen not called again
+    assert google.statuses() == [429]
+    state = pacer.state(pacing.pacer_key(IMAGEN))
+    assert state.paused_until == pytest.approx(state.last_429 + 3600.0, abs=5.0)
+    panel = admin_client.get("/admin/generation/generationsettings/1/change/").content.decode()
+    assert "google: 429s&#x27; retry delay; limit and window from their spacing" in panel
+    assert "looks like a daily quota" in panel
+
+
+def test_the_admin_shows_what_the_pacer_learned_from_googles_429s(api, admin_client, google, timeline, setup, pacer):
+    setup(model=IMAGEN)
+    google.limit, google.window = 2, 12.0
+    for _ in range(3):
+        generate(api)
+
+    assert google.statuses() == [200, 200, 429, 200]
+    panel = admin_client.get("/admin/generation/generationsettings/1/change/").content.decode()
+    assert '<td class="generation-pacer-learned">2 per 12' in panel
 
 
 def test_the_generator_waits_out_googles_retry_delay_and_succeeds(api, google, timeline, setup):

@@ -94,20 +94,23 @@ def step(raw: str | bytes | None, signal: Signal, *, now: float, sent_at: float,
     stored.update(source=signal.source, rule=rule.value, daily=signal.daily_quota)
     lesson = {}
     if rule is Rule.REFILLS:
-        lesson = _refills(stored, signal, now=now)
+        lesson = _refills(stored, signal, now=now, sent_at=sent_at)
     elif rule is Rule.SPACING:
-        lesson = _spacing(stored, signal, now=now)
+        lesson = _spacing(stored, signal, now=now, sent_at=sent_at)
     elif rule is Rule.AIMD:
         lesson = _aimd(stored, signal, now=now, sent_at=sent_at)
     return Step(state=json.dumps(stored), **lesson)
 
 
-def _refills(stored: dict, signal: Signal, *, now: float) -> dict:
+def _refills(stored: dict, signal: Signal, *, now: float, sent_at: float) -> dict:
     state = _part(stored, "refills", Refills)
     if signal.throttled:
         state = refill_throttled(state, now=now, wait=signal.wait)
     else:
-        state = observe_refill(state, now=now, remaining=signal.remaining)
+        # A window opens when its first call arrives, not when its answer comes back (an image takes
+        # seconds, a cold worker's first call longer): measured from the answer, the window would come
+        # out short by that call's time and the next window's calls would go early.
+        state = observe_refill(state, now=sent_at, remaining=signal.remaining)
     stored["refills"] = asdict(state)
     if state.estimates:
         return {"limit": signal.limit, "period": state.window, "reset": state.reset_in(now)}
@@ -122,12 +125,12 @@ def _refills(stored: dict, signal: Signal, *, now: float) -> dict:
     return {"limit": signal.limit, "period": DEFAULT_WINDOW}
 
 
-def _spacing(stored: dict, signal: Signal, *, now: float) -> dict:
+def _spacing(stored: dict, signal: Signal, *, now: float, sent_at: float) -> dict:
     state = _part(stored, "spacing", Spacing)
     if signal.throttled:
         state = spacing_throttled(state, now=now, wait=signal.wait)
     else:
-        state = spacing_success(state, now=now)
+        state = spacing_success(state, now=sent_at)  # as for refills: the window opened when it was sent
     stored["spacing"] = asdict(state)
     quiet = state.limit is None and state.served < PROBE_RUN
     return {"limit": state.limit, "period": state.window, "quiet": quiet}
