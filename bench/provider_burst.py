@@ -124,7 +124,8 @@ def chain(clients: int) -> dict:
         def work(index, port, token):
             t0 = time.monotonic()
             status, _, body = post_generate(port, token, timeout=600)
-            return status, body.get("model", body.get("error", {}).get("code")), time.monotonic() - t0
+            said = body.get("model") if status == 200 else (body.get("error") or {}).get("code")
+            return status, said, time.monotonic() - t0
 
         answers = serve(env, clients, work)
         azure_calls, google_calls = azure.statuses(), google.statuses()
