@@ -1,6 +1,6 @@
 """Each provider's answer read into one Signal, hostile answers included: none fails a request.
 
-OpenAI's header rules are tested through `engine.hints` in tests/test_hints.py (the same code);
+OpenAI's header rules are tested in tests/test_openai_signals.py;
 here: which reader each provider gets, and what Azure, Google, Replicate and the rest say.
 """
 import json
