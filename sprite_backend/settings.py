@@ -266,6 +266,13 @@ OPENAI_API_KEY = env.str("OPENAI_API_KEY", default="")
 # LiteLLM's image generation reads only OPENAI_BASE_URL by itself; accept the
 # older name too and pass it explicitly on every openai/ call.
 OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="") or env.str("OPENAI_API_BASE", default="")
+# Azure OpenAI and Google's Gemini API, by LiteLLM's own variable names; passed explicitly on
+# every azure/ and gemini/ call, so that the pacer tells credentials apart and errors are scrubbed.
+AZURE_API_BASE = env.str("AZURE_API_BASE", default="")
+AZURE_API_KEY = env.str("AZURE_API_KEY", default="")
+AZURE_API_VERSION = env.str("AZURE_API_VERSION", default="")
+GEMINI_API_BASE = env.str("GEMINI_API_BASE", default="")
+GEMINI_API_KEY = env.str("GEMINI_API_KEY", default="")
 
 OFFLINE_MODEL = "offline/pixel-sprite"
 

@@ -16,3 +16,12 @@ def generate(api, **body):
 
 def events(caplog) -> list[tuple[str, dict]]:
     return [(r.event, event_fields(r)) for r in caplog.records if hasattr(r, "event")]
+
+
+def heard(headers, status):
+    """An OpenAI answer's `Signal`, as `providers.call_model` reads it, for tests that drive the pacer."""
+    from datetime import datetime, timezone
+
+    from generation.providers.signals import Answer, read_openai
+
+    return read_openai(Answer(status=status, headers=headers), now=datetime.now(timezone.utc))

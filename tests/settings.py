@@ -13,6 +13,9 @@ os.environ.setdefault("DEBUG", "true")
 os.environ["OPENAI_BASE_URL"] = "http://127.0.0.1:9/v1"
 os.environ.pop("OPENAI_API_BASE", None)
 os.environ["OPENAI_API_KEY"] = "sk-test-not-a-real-key"
+for name in ("AZURE_API_BASE", "AZURE_API_KEY", "AZURE_API_VERSION", "GEMINI_API_BASE", "GEMINI_API_KEY",
+             "GOOGLE_API_KEY"):
+    os.environ.pop(name, None)  # tests reach Azure and Google only through their own local servers
 for tunable in TUNABLES:
     os.environ.pop(tunable.env, None)
 # With a key set the default primary would be OpenAI's; tests that want it configure it.

@@ -177,7 +177,7 @@ def test_the_admin_warns_that_no_key_is_set_for_a_configured_model(admin_client,
     page = admin_client.get(SETTINGS_PAGE).content.decode()
 
     assert "Credentials missing" in page
-    assert f"no API key is set for {PRIMARY}: set OPENAI_API_KEY" in page
+    assert f"no credentials are set for {PRIMARY}: set OPENAI_API_KEY" in page
 
 
 def test_the_admin_says_nothing_of_keys_when_they_are_set(admin_client, configure):

@@ -17,7 +17,7 @@ import httpx
 import pytest
 import redis
 
-from generation.quota import hints
+from tests.calls import heard
 from generation.quota.pacer import ADMIN, LEARNED, Pacer, Slot, Wait, key_for
 from generation.quota.store import ScriptStore
 from tests.conftest import Timeline
@@ -85,9 +85,9 @@ def simulate(clients: list[Pacer], line: Timeline, server: FakeOpenAI, *, count:
             continue
         sent = line.now
         answer = call(server)
-        pacer.observe(KEY, answer.headers, status=answer.status_code, slot=slot, sent_at=sent)
+        pacer.observe(KEY, heard(answer.headers, answer.status_code), status=answer.status_code, slot=slot, sent_at=sent)
         if answer.status_code == 429:
-            wait = hints.wait_hint(answer.headers, status=429, now=datetime.now(timezone.utc))
+            wait = heard(answer.headers, 429).wait
             pacer.pause(KEY, until=line.now + wait)
             heapq.heappush(events, (line.now, next(seq), i, None))
         else:
@@ -150,7 +150,7 @@ def test_a_cold_start_sends_one_call_first_and_the_rest_wait_for_its_answer(pace
     assert len(probes) == 1 and probes[0].probe and probes[0].at == line.now
     assert all(isinstance(got, Wait) and got.reason == "probe" for got in first if got is not probes[0])
     answer = call(upstream_on)
-    clients[0].observe(KEY, answer.headers, status=answer.status_code, slot=probes[0], sent_at=line.now)
+    clients[0].observe(KEY, heard(answer.headers, answer.status_code), status=answer.status_code, slot=probes[0], sent_at=line.now)
     after = [clients[i % 2].acquire(KEY, deadline=line.now + 30) for i in range(5)]
     assert [got.at for got in after] == [line.now] * 4 + [line.now + 12.0 + clients[0].margin]
 
@@ -171,7 +171,7 @@ def test_a_probe_that_got_no_answer_hands_the_turn_to_the_next_call(pacers):
     clients, line = pacers
     probe = clients[0].acquire(KEY, deadline=line.now + 30)
 
-    clients[0].observe(KEY, None, status=None, slot=probe, sent_at=line.now)  # timed out
+    clients[0].observe(KEY, heard(None, None), status=None, slot=probe, sent_at=line.now)  # timed out
     second = clients[1].acquire(KEY, deadline=line.now + 30)
 
     assert isinstance(second, Slot) and second.probe
@@ -180,7 +180,7 @@ def test_a_probe_that_got_no_answer_hands_the_turn_to_the_next_call(pacers):
 def test_an_upstream_without_quota_headers_is_not_paced_after_the_probe(pacers):
     clients, line = pacers
     probe = clients[0].acquire(KEY, deadline=line.now + 30)
-    clients[0].observe(KEY, httpx.Headers(), status=200, slot=probe, sent_at=line.now)
+    clients[0].observe(KEY, heard(httpx.Headers(), 200), status=200, slot=probe, sent_at=line.now)
 
     slots = [clients[i % 2].acquire(KEY, deadline=line.now) for i in range(50)]
 
@@ -194,8 +194,8 @@ def test_a_429_pauses_every_client_until_its_hint_passes(pacers, upstream_on):
     probe = clients[0].acquire(KEY, deadline=line.now + 30)
 
     answer = call(upstream_on)
-    clients[0].observe(KEY, answer.headers, status=answer.status_code, slot=probe, sent_at=line.now)
-    hint = hints.wait_hint(answer.headers, status=answer.status_code, now=datetime.now(timezone.utc))
+    clients[0].observe(KEY, heard(answer.headers, answer.status_code), status=answer.status_code, slot=probe, sent_at=line.now)
+    hint = heard(answer.headers, answer.status_code).wait
     clients[0].pause(KEY, until=line.now + hint)
 
     assert (answer.status_code, hint) == (429, 12.0)
@@ -213,8 +213,8 @@ def test_a_429_with_quota_headers_holds_every_client_past_the_reset(pacers, upst
     probe = clients[0].acquire(KEY, deadline=line.now + 30)
 
     answer = call(upstream_on)
-    clients[0].observe(KEY, answer.headers, status=answer.status_code, slot=probe, sent_at=line.now)
-    clients[0].pause(KEY, until=line.now + hints.wait_hint(answer.headers, status=429, now=datetime.now(timezone.utc)))
+    clients[0].observe(KEY, heard(answer.headers, answer.status_code), status=answer.status_code, slot=probe, sent_at=line.now)
+    clients[0].pause(KEY, until=line.now + heard(answer.headers, 429).wait)
 
     got = clients[1].acquire(KEY, deadline=line.now + 5)
     assert isinstance(got, Wait) and 12.0 <= got.seconds <= 12.0 + clients[1].margin
@@ -238,7 +238,7 @@ def test_remaining_and_reset_from_a_success_cap_the_calls_before_the_reset(pacer
     probe = clients[0].acquire(KEY, deadline=line.now + 60)
     quota = httpx.Headers({"x-ratelimit-limit-requests": "100", "x-ratelimit-remaining-requests": "1",
                            "x-ratelimit-reset-requests": "20s"})
-    clients[0].observe(KEY, quota, status=200, slot=probe, sent_at=line.now)
+    clients[0].observe(KEY, heard(quota, 200), status=200, slot=probe, sent_at=line.now)
 
     first = clients[1].acquire(KEY, deadline=line.now + 60)
     second = clients[1].acquire(KEY, deadline=line.now + 60)
@@ -289,8 +289,8 @@ def test_with_redis_unreachable_every_answer_still_caps_the_calls_before_its_res
     line = Timeline()
     pacer.timer = pacer.store_time = line.clock
     probe = pacer.acquire(KEY, deadline=line.now + 60)
-    pacer.observe(KEY, httpx.Headers({"x-ratelimit-limit-requests": "40", "x-ratelimit-remaining-requests": "0",
-                                      "x-ratelimit-reset-requests": "9s"}), status=200, slot=probe, sent_at=line.now)
+    pacer.observe(KEY, heard(httpx.Headers({"x-ratelimit-limit-requests": "40", "x-ratelimit-remaining-requests": "0",
+                                      "x-ratelimit-reset-requests": "9s"}), 200), status=200, slot=probe, sent_at=line.now)
 
     got = pacer.acquire(KEY, deadline=line.now + 5)
 
@@ -334,7 +334,7 @@ def test_a_window_counts_from_when_a_call_went_out_not_from_its_booking(pacers):
     probe = clients[0].acquire(KEY, deadline=line.now + 30)
     line.now += 2.0  # a cold worker sent it late
     quota = httpx.Headers({"x-ratelimit-limit-requests": "1", "x-ratelimit-reset-requests": "12s"})
-    clients[0].observe(KEY, quota, status=200, slot=probe, sent_at=line.now)
+    clients[0].observe(KEY, heard(quota, 200), status=200, slot=probe, sent_at=line.now)
 
     following = clients[1].acquire(KEY, deadline=line.now + 60)
 
@@ -347,8 +347,8 @@ def test_an_outage_paces_on_from_the_limit_learned_in_redis_and_the_calls_booked
     pacer, line = Pacer(REDIS_URL, prefix=prefix), Timeline()
     pacer.timer = pacer.store_time = line.clock
     probe = pacer.acquire(KEY, deadline=line.now + 60)
-    pacer.observe(KEY, httpx.Headers({"x-ratelimit-limit-requests": "4", "x-ratelimit-remaining-requests": "3",
-                                      "x-ratelimit-reset-requests": "12s"}), status=200, slot=probe, sent_at=line.now)
+    pacer.observe(KEY, heard(httpx.Headers({"x-ratelimit-limit-requests": "4", "x-ratelimit-remaining-requests": "3",
+                                      "x-ratelimit-reset-requests": "12s"}), 200), status=200, slot=probe, sent_at=line.now)
     booked = [pacer.acquire(KEY, deadline=line.now + 60) for _ in range(3)]
     pacer.remote.forget()
     pacer.remote = ScriptStore(redis.Redis.from_url(f"redis://127.0.0.1:{closed_port()}/0"), prefix=prefix)

@@ -23,9 +23,12 @@ def acquire(at, horizon=600.0, rpm=0, lease=30.0, share=1.0):
     return ("acquire", at, {"horizon": horizon, "rpm": rpm, "lease": lease, "share": share})
 
 
-def observe(at, ticket, limit=None, remaining=None, reset=None, status=200, sent_ago=0.0):
+def observe(at, ticket, limit=None, remaining=None, reset=None, status=200, sent_ago=0.0, period=None, quiet=False,
+            reprobe=False):
+    """`period`, `quiet`, `reprobe`: what a rule learned where no header states it (quota/learned.py)."""
     return ("observe", at, {"ticket": ticket, "limit": limit, "remaining": remaining, "reset": reset,
-                            "status": status, "sent_ago": sent_ago})
+                            "status": status, "sent_ago": sent_ago, "period": period, "quiet": quiet,
+                            "reprobe": reprobe})
 
 
 def pause(at, seconds):
@@ -97,6 +100,19 @@ CASES = {
         [("slot", 0, "probe"), None, {"limit": 5, "period": HOUR, "remaining": 4, "paused_for": 0, "blocked_for": 0},
          None, {"limit": 5, "period": HOUR, "remaining": 4, "paused_for": 0, "blocked_for": 0},
          None, {"limit": 5, "period": 12, "remaining": 5, "paused_for": 0, "blocked_for": 0}]),
+    "a learned window is set as is, not grown like a stated reset": (
+        [acquire(0), observe(0, 0, limit=5, remaining=4, reset=60), observe(1, 9, limit=5, period=12), state(1)],
+        [("slot", 0, "probe"), None, None, {"limit": 5, "period": 12, "remaining": 4, "paused_for": 0,
+                                            "blocked_for": 0}]),
+    "a learned window's reset holds calls while remaining is 0": (
+        [acquire(0), observe(0, 0, limit=5, remaining=0, reset=7, period=12), acquire(0)],
+        [("slot", 0, "probe"), None, ("slot", 7 + MARGIN, "")]),
+    "a quiet success keeps a model nothing states about probing, one call at a time": (
+        [acquire(0), observe(0, 0, quiet=True), acquire(0), acquire(0)],
+        [("slot", 0, "probe"), None, ("slot", 0, "probe"), ("wait", 30, "probe")]),
+    "a rule's reprobe sends the next call alone": (
+        [acquire(0), observe(0, 0, limit=5, period=1, reprobe=True), acquire(0), acquire(0)],
+        [("slot", 0, "probe"), None, ("slot", 0, "probe"), ("wait", 30, "probe")]),
     "a released slot goes to the next call": (
         [acquire(0, rpm=1), acquire(0, rpm=1), release(1), acquire(0, rpm=1)],
         [("slot", 0, ""), ("slot", 60 + MARGIN, ""), None, ("slot", 60 + MARGIN, "")]),

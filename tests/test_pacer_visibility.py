@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from generation.models import ModelRateLimit
 from generation.quota import pacing
+from tests.calls import heard
 from tests.test_prometheus_and_json_logs import samples
 
 pytestmark = pytest.mark.django_db
@@ -67,7 +68,7 @@ def test_a_paused_model_shows_until_when_and_the_hint_that_did_it_escaped(admin_
     key = pacing.pacer_key(MODEL)
     pacer.store_time = lambda: 4102444800.0  # the store's clock: 2100-01-01 00:00:00 UTC
     hostile = httpx.Headers({"retry-after": "<img src=x onerror=alert(1)>86400"})
-    pacer.observe(key, hostile, status=429, slot=None, sent_at=pacer.timer())
+    pacer.observe(key, heard(hostile, 429), status=429, slot=None, sent_at=pacer.timer())
     pacer.pause(key, until=pacer.timer() + 86400)
 
     panel = pacer_panel(admin_client)
@@ -83,7 +84,7 @@ def test_a_model_blocked_by_remaining_0_shows_until_its_reset(admin_client, conf
     pacer.store_time = lambda: 4102444800.0
     spent = httpx.Headers({"x-ratelimit-limit-requests": "50", "x-ratelimit-remaining-requests": "0",
                            "x-ratelimit-reset-requests": "23h59m"})
-    pacer.observe(key, spent, status=200, slot=None, sent_at=pacer.timer())
+    pacer.observe(key, heard(spent, 200), status=200, slot=None, sent_at=pacer.timer())
 
     panel = pacer_panel(admin_client)
 

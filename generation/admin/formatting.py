@@ -58,4 +58,32 @@ def pacer_row(model: str, state) -> dict:
         limit += "; Redis unreachable: this process's own share"
     return {"model": model, "limit": limit, "remaining": "–" if state.remaining is None else str(state.remaining),
             "paused_until": utc_time(state.paused_until), "last_429": utc_time(state.last_429),
-            "why": state.why or "–"}  # the provider's words: the template escapes them
+            "why": state.why or "–",  # the provider's words: the template escapes them
+            "follows": follows(state.learning), "learned": learned(state.learning)}
+
+
+# What each rule (providers/learning.py) reads of the answers, in an operator's words.
+RULES = {"headers": "limit, remaining and reset as stated", "refills": "limit and remaining; window from refills",
+         "spacing": "429s' retry delay; limit and window from their spacing", "aimd": "nothing stated; AIMD"}
+
+
+def follows(learning) -> str:
+    """Whose signals the pacer follows for a model, and how: "azure: limit and remaining; window from refills"."""
+    if not learning.source:
+        return "–"
+    rule = RULES.get(learning.rule)
+    return f"{learning.source}: {rule}" if rule else learning.source
+
+
+def learned(learning) -> str:
+    """What the rule learned from those signals, and whether the last 429 looked like a daily quota."""
+    parts = []
+    if learning.limit is not None and learning.window is not None:
+        parts.append(f"{learning.limit} per {seconds(learning.window)}")
+    elif learning.window is not None:
+        parts.append(f"window {seconds(learning.window)}")
+    if learning.rate is not None:
+        parts.append(f"{learning.rate:.1f} per min")
+    if learning.daily_quota:
+        parts.append("looks like a daily quota")
+    return "; ".join(parts) or "–"

@@ -30,7 +30,6 @@ from ..config import EffectiveSettings, effective_settings
 from ..error_codes import message_of, retry_after_of, status_of
 from ..models import GenerationAttempt, GenerationRequest
 from ..quota import pacing
-from ..quota.hints import wait_hint
 from ..quota.pacer import Pacer, Slot
 from ..sprites import make_sprite, png_bytes
 from ..styles import STYLES
@@ -307,10 +306,12 @@ class Generator:
         reply = self.call_model(request, timeout=timeout)
         tally.cost_usd = providers.total_cost([tally.cost_usd, reply.cost_usd])
         duration = self.clock() - t0
-        hint = wait_hint(reply.headers, status=reply.http_status, now=self.now())
+        hint = pacing.believed(reply.signal.wait)  # the provider's own word (providers.signals), on a 429 or 503
         if pacer:
             answered = reply.outcome not in NO_ANSWER
-            pacer.observe(key, reply.headers, status=reply.http_status if answered else None, slot=slot, sent_at=sent)
+            pacer.observe(key, reply.signal, status=reply.http_status if answered else None, slot=slot, sent_at=sent)
+            if reply.signal.daily_quota:  # every worker moves on until the next probe the cap allows
+                pacer.pause(key, until=pacer.timer() + pacing.DAILY_QUOTA_PAUSE)
         metrics.record_attempt(model, reply.outcome)
         GenerationAttempt.objects.create(
             request=row, number=tally.attempts, started_at=started_at, model=model, outcome=reply.outcome,

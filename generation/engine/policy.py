@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from ..models import GenerationAttempt
-from ..quota.hints import MAX_HINT
+from ..providers.signals import MAX_HINT
 
 Outcome = GenerationAttempt.Outcome
 

@@ -34,26 +34,56 @@ def _offline(model: str, *, prompt: str, size: int, seed: int | None, transparen
     return ModelRequest(model, prompt, {"size": f"{size}x{size}", "seed": seed})
 
 
-def _openai(model: str, *, prompt: str, size: int, seed: int | None, transparent: bool, style: Style) -> ModelRequest:
+def _credentials(**values: str) -> dict:
+    """The credentials that are set (an empty one is left for LiteLLM to look up or refuse)."""
+    return {name: value for name, value in values.items() if value}
+
+
+def _gpt_image(model: str, *, style: Style, transparent: bool) -> dict:
     # Remote models draw large; the sprite pipeline brings the picture down to the grid.
     if "gpt-image" in model:
-        params = {**style.model_params, **({"background": "transparent"} if transparent else {})}
-    else:
-        params = {"size": style.model_params.get("size", "1024x1024")}
+        return {**style.model_params, **({"background": "transparent"} if transparent else {})}
+    return {"size": style.model_params.get("size", "1024x1024")}
+
+
+def _openai(model: str, *, prompt: str, size: int, seed: int | None, transparent: bool, style: Style) -> ModelRequest:
     # LiteLLM's image generation reads only OPENAI_BASE_URL by itself; pass ours explicitly.
-    if settings.OPENAI_BASE_URL:
-        params["api_base"] = settings.OPENAI_BASE_URL
-    if settings.OPENAI_API_KEY:
-        params["api_key"] = settings.OPENAI_API_KEY
+    params = _gpt_image(model, style=style, transparent=transparent)
+    params |= _credentials(api_base=settings.OPENAI_BASE_URL, api_key=settings.OPENAI_API_KEY)
+    return ModelRequest(model, f"{prompt}. {style.prompt_suffix}", params)
+
+
+def _azure(model: str, *, prompt: str, size: int, seed: int | None, transparent: bool, style: Style) -> ModelRequest:
+    # OpenAI's Images API under a deployment the operator named: gpt-image's parameters when the
+    # name says gpt-image (azure/gpt-image-1), a plain size otherwise.
+    params = _gpt_image(model, style=style, transparent=transparent)
+    params |= _credentials(api_base=settings.AZURE_API_BASE, api_key=settings.AZURE_API_KEY,
+                           api_version=settings.AZURE_API_VERSION)
     return ModelRequest(model, f"{prompt}. {style.prompt_suffix}", params)
 
 
 def _generic(model: str, *, prompt: str, size: int, seed: int | None, transparent: bool, style: Style) -> ModelRequest:
-    # Other LiteLLM providers read their own credentials from the environment.
+    # Other LiteLLM providers read their own credentials from the environment. Imagen (gemini/,
+    # vertex_ai/) takes no size: LiteLLM turns this one into its 1:1 aspect ratio.
     return ModelRequest(model, f"{prompt}. {style.prompt_suffix}", {"size": style.model_params.get("size", "1024x1024")})
 
 
-ADAPTERS = {OFFLINE_PROVIDER: _offline, "openai": _openai}
+def _gemini(model: str, *, prompt: str, size: int, seed: int | None, transparent: bool, style: Style) -> ModelRequest:
+    request = _generic(model, prompt=prompt, size=size, seed=seed, transparent=transparent, style=style)
+    request.params.update(_credentials(api_base=settings.GEMINI_API_BASE, api_key=settings.GEMINI_API_KEY))
+    return request
+
+
+ADAPTERS = {OFFLINE_PROVIDER: _offline, "openai": _openai, "azure": _azure, "gemini": _gemini}
+# The settings each provider cannot call without (Azure's API version has LiteLLM's default).
+REQUIRED_SETTINGS = {"openai": ("OPENAI_API_KEY",), "azure": ("AZURE_API_BASE", "AZURE_API_KEY"),
+                     "gemini": ("GEMINI_API_KEY",)}
+
+
+def missing_settings(model: str) -> list[str]:
+    """The settings `model`'s provider needs that are empty. By its prefix, as LiteLLM routes these
+    providers, so that `manage.py check` answers without importing LiteLLM (seconds)."""
+    return [name for name in REQUIRED_SETTINGS.get(model.partition("/")[0], ()) if not getattr(settings, name, "")]
 
 
 def request_for(model: str, *, prompt: str, size: int, seed: int | None, transparent: bool, style: Style) -> ModelRequest:
@@ -64,14 +94,15 @@ def request_for(model: str, *, prompt: str, size: int, seed: int | None, transpa
 def credentials_problem(model: str) -> str | None:
     """Why a call to `model` would be refused before it is sent for want of credentials, or None.
 
-    OpenAI's key is ours to pass (settings); other providers read their own variables, and
-    LiteLLM knows which. A model LiteLLM cannot route has a warning of its own.
+    The keys we pass ourselves (REQUIRED_SETTINGS) are checked in settings; other providers read
+    their own variables, and LiteLLM knows which. A model LiteLLM cannot route has a warning of its own.
     """
-    provider = model.partition("/")[0]
+    provider = model.partition("/")[0]  # as missing_settings: no LiteLLM import for the usual models
     if provider == OFFLINE_PROVIDER:
         return None
-    if provider == "openai":
-        return None if settings.OPENAI_API_KEY else f"no API key is set for {model}: set OPENAI_API_KEY"
+    if provider in REQUIRED_SETTINGS:
+        missing = missing_settings(model)
+        return f"no credentials are set for {model}: set {' and '.join(missing)}" if missing else None
     try:
         found = load_litellm().validate_environment(model=model)
     except Exception:  # LiteLLM cannot route it, or cannot tell

@@ -8,6 +8,7 @@ call is ours to count and to wait for.
 import base64
 import re
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
 from decimal import Decimal
 
 import httpx
@@ -16,9 +17,9 @@ from PIL import Image
 
 from ..models import GenerationAttempt
 from ..sprites import PictureRefused, open_picture
-from . import pricing, transport
+from . import pricing, signals, transport
 from .adapters import ModelRequest, provider_of
-from .runtime import OFFLINE_PROVIDER, load_litellm
+from .runtime import OFFLINE_PROVIDER, answer_headers, load_litellm
 
 Outcome = GenerationAttempt.Outcome
 
@@ -38,6 +39,7 @@ class Reply:
     message: str = ""
     headers: httpx.Headers = field(default_factory=httpx.Headers)
     cost_usd: Decimal | None = None  # what the call was billed; None: LiteLLM's cost map cannot price it
+    signal: signals.Signal = field(default_factory=signals.Signal)  # its word on the quota and on waiting
 
     @property
     def ok(self) -> bool:
@@ -57,7 +59,7 @@ def _error_code(exc: Exception) -> str:
 # also when partly masked), bearer tokens, and key=value pairs.
 _SECRET = re.compile(r"\bsk-[\w*-]+|\bBearer\s+\S+|\b(api[_-]?key|key|token|secret)(\s*[=:]\s*)[^\s,;&\"']+", re.I)
 # LiteLLM's words for an absent credential: it raises before any call, as a 500.
-_MISSING_CREDENTIALS = ("missing credentials", "api_key client option must be set")
+_MISSING_CREDENTIALS = ("missing credentials", "api_key client option must be set", "_api_key is not set")
 # LiteLLM's refusal of a model it cannot route (raised before any call).
 _UNROUTABLE = "llm provider not provided"
 
@@ -65,8 +67,10 @@ _UNROUTABLE = "llm provider not provided"
 def scrub(text: str) -> str:
     """The text with anything that looks like a credential replaced by ***."""
     text = _SECRET.sub(lambda m: f"{m.group(1)}{m.group(2)}***" if m.group(1) else "***", text)
-    key = settings.OPENAI_API_KEY
-    return text.replace(key, "***") if key and len(key) >= 8 else text
+    for key in (settings.OPENAI_API_KEY, settings.AZURE_API_KEY, settings.GEMINI_API_KEY):
+        if key and len(key) >= 8:
+            text = text.replace(key, "***")
+    return text
 
 
 def classify(exc: Exception) -> Reply:
@@ -123,23 +127,33 @@ def call_model(request: ModelRequest, *, timeout: float) -> Reply:
     Bounded below LiteLLM (transport.py): cut at `timeout` seconds of wall clock however its
     bytes trickle, and at MAX_ANSWER_BYTES read."""
     litellm = load_litellm()
-    offline = provider_of(request.model) == OFFLINE_PROVIDER
+    provider = provider_of(request.model)
+    offline = provider == OFFLINE_PROVIDER
     try:
-        with transport.bounded(timeout=timeout) as bounds:
+        with transport.bounded(timeout=timeout) as bounds, answer_headers() as seen:
             response = litellm.image_generation(
                 model=request.model, prompt=request.prompt, timeout=timeout, max_retries=0, **request.params
             )
     except Exception as exc:  # LiteLLM maps every provider error to its own types
         failure = _cut(bounds, classify(exc))
+        # Google's error body reaches us only in the message: read it whole (bounded), before scrubbing.
+        answer = signals.Answer(failure.http_status, failure.headers,
+                                str(getattr(exc, "message", exc))[:signals.MAX_MESSAGE])
+        signal = signals.read(provider, answer, now=datetime.now(timezone.utc))
+        failure = replace(failure, signal=signal)
+        if signal.daily_quota and failure.outcome == Outcome.RATE_LIMITED:
+            # Like OpenAI's insufficient_quota: no wait within a request's budget brings it back.
+            failure = replace(failure, outcome=Outcome.QUOTA_EXHAUSTED, code=signals.DAILY_QUOTA)
         return replace(failure, cost_usd=pricing.ZERO) if offline else failure
     cost = pricing.ZERO if offline else pricing.cost_of_answer(response, model=request.model)
-    headers = httpx.Headers((response._hidden_params or {}).get("additional_headers") or {})
+    headers = httpx.Headers((response._hidden_params or {}).get("additional_headers") or (seen[0] if seen else {}))
+    signal = signals.read(provider, signals.Answer(200, headers), now=datetime.now(timezone.utc))
     data = response.data or []
     b64 = getattr(data[0], "b64_json", None) if data else None
     if not b64:  # an answer without a usable image is still billed by its usage
         return Reply(Outcome.MALFORMED, message="the model returned no image", http_status=200, headers=headers,
-                     cost_usd=cost)
-    return replace(decode_image(b64, headers=headers), cost_usd=cost)
+                     cost_usd=cost, signal=signal)
+    return replace(decode_image(b64, headers=headers), cost_usd=cost, signal=signal)
 
 
 # A PNG of 4096 x 4096 that compresses badly is still well under 24 MB; its base64 is 4/3 of that.

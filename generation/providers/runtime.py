@@ -1,6 +1,9 @@
 """LiteLLM, imported and configured once per process (the import takes seconds)."""
+import contextlib
+import contextvars
 import functools
 import os
+from collections.abc import Iterator
 
 import httpx
 
@@ -8,6 +11,28 @@ from .transport import BoundedTransport
 
 OFFLINE_PROVIDER = "offline"
 MAX_CONNECTIONS = 1000  # upstream connections per process
+
+# LiteLLM 1.110.2's Azure image route drops the answer's headers on success (its
+# `additional_headers` is empty), and Azure's quota is in them: the shared client's response
+# hook keeps the last answer's headers for the call in progress in this thread or task.
+_ANSWER_HEADERS: contextvars.ContextVar[list[httpx.Headers] | None] = contextvars.ContextVar("answer_headers",
+                                                                                              default=None)
+
+
+def _keep_headers(response: httpx.Response) -> None:
+    if (box := _ANSWER_HEADERS.get()) is not None:
+        box[:] = [response.headers]
+
+
+@contextlib.contextmanager
+def answer_headers() -> Iterator[list[httpx.Headers]]:
+    """Within the block, the list holds the headers of the last answer LiteLLM's shared client read."""
+    box: list[httpx.Headers] = []
+    token = _ANSWER_HEADERS.set(box)
+    try:
+        yield box
+    finally:
+        _ANSWER_HEADERS.reset(token)
 
 
 @functools.cache
@@ -37,7 +62,7 @@ def load_litellm():
     # Its transport bounds each call on the wall clock and in bytes (transport.py).
     litellm.client_session = httpx.Client(
         transport=BoundedTransport(limits=httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=100)),
-        follow_redirects=True)
+        follow_redirects=True, event_hooks={"response": [_keep_headers]})
     return litellm
 
 

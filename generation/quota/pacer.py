@@ -4,9 +4,11 @@ Calls to a model are booked on a schedule before they are sent, so that no
 call goes out that the quota is known to refuse (README "Pacing"):
 
 - The limit is the admin's requests per minute for the model, else the one
-  learned from `x-ratelimit-limit-requests`, with the window learned as the
-  longest `x-ratelimit-reset-requests` seen (a fixed window reports its full
-  length on its first call; a token bucket on its last).
+  the provider's answers state (`providers.Signal`: limit, remaining, reset),
+  with the window learned as the longest reset seen (a fixed window reports its
+  full length on its first call; a token bucket on its last). Where no answer
+  states it, a rule learns it (`learned`: Azure's window from refills, Google's
+  limit and window from its 429s, AIMD for a provider that says nothing).
 - Every booked call is a time in a log. A new call is booked at the earliest
   time when the log holds fewer than `limit` calls in the window before it:
   a sliding log, which over-spends neither a fixed window wherever it is
@@ -40,15 +42,16 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .. import redis_link
-from . import hints, scripts
+from ..providers.signals import Signal
+from . import learned, scripts
 from .store import ScriptStore, memory_store
 
 logger = logging.getLogger("generation")
@@ -91,6 +94,7 @@ class State:
     probing: bool
     why: str = ""  # the provider's hint behind `paused_until`, as it wrote it (bounded; escape it)
     in_process: bool = False  # Redis unreachable: this process's own view
+    learning: learned.Learning = field(default_factory=learned.Learning)  # whose signals, what they taught
 
 
 def key_for(model: str, *, api_key: str = "", api_base: str = "") -> str:
@@ -205,21 +209,31 @@ class Pacer:
         self._remember(key, slot.ticket, None)
         self._call(key, "release", lambda store, _: store.release(key, ticket=slot.ticket, probe=slot.probe))
 
-    def observe(self, key: str, headers: Mapping[str, str] | None, *, status: int | None, slot: Slot | None,
-                sent_at: float) -> None:
-        """Learn from one answer, success or failure. `status` None: no answer came (timeout, refused).
-        `slot` None: a call that went out unbooked (it could not wait for a probe). `sent_at`: this
-        host's `timer` when the call went out."""
+    def observe(self, key: str, signal: Signal, *, status: int | None, slot: Slot | None, sent_at: float) -> None:
+        """Learn from one answer, success or failure, as its provider's adapter read it (`signal`).
+        `status` None: no answer came (timeout, refused). `slot` None: a call that went out unbooked
+        (it could not wait for a probe). `sent_at`: this host's `timer` when the call went out."""
         slot = slot or Slot(at=sent_at, ticket="")
-        q = hints.quota(headers)
-        tolerance = min(1.0, (q.reset or scripts.DEFAULT_PERIOD) / 4)
         now = self.timer()
+        answered = status is not None and 200 <= status < 300
         self._remember(key, slot.ticket, None)
+
+        def update(stored, at):
+            lesson = learned.step(stored, signal, now=at, sent_at=at - (now - sent_at), answered=answered)
+            return lesson.state, lesson
+
+        lesson = self._call(key, "learn", lambda store, _: store.learn(key, now=self._now(), update=update))
+        # A stated limit and reset win; a rule fills what the provider leaves out.
+        stated = signal.limit is not None and signal.reset is not None
+        limit = signal.limit if stated or lesson is None else lesson.limit
+        reset = signal.reset if stated or lesson is None else lesson.reset
+        period = None if stated or lesson is None else lesson.period
+        tolerance = min(1.0, (reset or period or scripts.DEFAULT_PERIOD) / 4)
         self._call(key, "observe", lambda store, _: store.observe(
-            key, now=self._now(), ticket=slot.ticket, limit=q.limit, remaining=q.remaining, reset=q.reset,
-            answered=status is not None and 200 <= status < 300, status=status, booked_ago=now - slot.at,
-            sent_ago=now - sent_at, tolerance=tolerance,
-            why=hints.described(headers, status=status, limit=scripts.WHY_CHARS)))
+            key, now=self._now(), ticket=slot.ticket, limit=limit, remaining=signal.remaining, reset=reset,
+            answered=answered, status=status, booked_ago=now - slot.at, sent_ago=now - sent_at, tolerance=tolerance,
+            why=signal.said[:scripts.WHY_CHARS], period=period, quiet=lesson is not None and lesson.quiet,
+            reprobe=lesson is not None and lesson.reprobe))
 
     def pause(self, key: str, *, until: float, now: float | None = None) -> None:
         """No call to this model before `until` (this host's `timer`), from any worker (after a 429).
@@ -241,7 +255,8 @@ class Pacer:
         return State(limit=raw.limit, source=raw.source if raw.limit is not None else "", period=raw.period,
                      remaining=raw.remaining, paused_until=raw.now + held if held > 0 else None,
                      last_429=raw.last429, probing=raw.probing, why=raw.why if held > 0 else "",
-                     in_process=self.remote is not None and self.link.down)
+                     in_process=self.remote is not None and self.link.down,
+                     learning=learned.learning(self._call(key, "learning", lambda store, _: store.learning(key))))
 
     def forget(self, key: str | None = None) -> int:
         """An operator's hand: clear what was learned about `key` (None: every model), everywhere."""

@@ -9,6 +9,7 @@ from .. import providers
 from ..models import ModelRateLimit
 from ..styles import DEFAULT_STYLE, STYLES
 from .pacer import Pacer, State, key_for
+from .scripts import CAP
 
 
 _creating = threading.Lock()
@@ -27,6 +28,17 @@ def shared_pacer() -> Pacer:
     """
     with _creating:
         return _pacer_of(settings.REDIS_URL)
+
+
+def believed(seconds: float | None) -> float | None:
+    """A provider's wait, believed for at most the pacer's cap: a day's claim pauses an hour, then one
+    call probes (a daily quota included: the next probe the cap allows)."""
+    return None if seconds is None else min(seconds, CAP)
+
+
+# How long a 429 that looks like a per-day quota holds the model off for every worker: no
+# RetryInfo says when it ends (midnight Pacific time), so until the next probe the cap allows.
+DAILY_QUOTA_PAUSE = CAP
 
 
 def key_of(request: providers.ModelRequest) -> str:

@@ -22,6 +22,8 @@ time). Hash fields:
   hrem, hreset, hsent    the freshest `remaining`, valid until `hreset`,
                          counting the calls booked from `hsent` on
   why, whyat             the hint that paused or blocked the model, and when
+  learn                  what the rules learned where no header states the quota
+                         (JSON; quota/learned.py, updated in a WATCH/MULTI transaction)
 
 Why a sliding log and not GCRA (one timestamp per key): GCRA with a burst of
 `limit` lets 2 x limit - 1 calls into one fixed window; without the burst it
@@ -140,6 +142,9 @@ local now = clock(ARGV[1])
 local ticket, limit, remaining, reset = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local answered, status = ARGV[6], ARGV[7]
 local booked_at, sent_at, tol, why = now - tonumber(ARGV[8]), now - tonumber(ARGV[9]), tonumber(ARGV[10]), ARGV[11]
+-- What a rule learned where no header states it (quota/learned.py): a window set as is; `quiet`: a
+-- success without a limit keeps the model probing; `reprobe`: the next call goes alone.
+local learned_period, quiet, reprobe = tonumber(ARGV[12]), ARGV[13], ARGV[14]
 redis.call('HSET', h, 'probe', '0')
 if status ~= '' then redis.call('HDEL', h, 'reprobe') end  -- the probe was answered
 -- The window opened when the call went out, not when it was booked.
@@ -147,10 +152,12 @@ redis.call('ZADD', log, 'XX', 'GT', s(sent_at), ticket)
 if why ~= '' then redis.call('HSET', h, 'why', why, 'whyat', s(now)) end
 if reset then reset = math.min(reset, CAP) end
 if not limit then
-  if answered == '1' and not redis.call('HGET', h, 'limit') then redis.call('HSET', h, 'open', '1') end
+  if answered == '1' and quiet ~= '1' and not redis.call('HGET', h, 'limit') then redis.call('HSET', h, 'open', '1') end
 else
   redis.call('HSET', h, 'limit', limit, 'open', '0')
-  if reset then
+  if learned_period then
+    redis.call('HSET', h, 'period', s(math.min(learned_period, CAP)), 'pseen', s(now), 'precent', '0')
+  elseif reset then
     local f = redis.call('HMGET', h, 'period', 'pseen', 'precent')
     local period, pseen, recent = tonumber(f[1]), tonumber(f[2]) or now, tonumber(f[3]) or 0
     if not period or reset >= period - tol then
@@ -161,17 +168,18 @@ else
       if now - pseen > 2 * period then period, pseen, recent = recent, now, 0 end  -- not seen again: decay
     end
     redis.call('HSET', h, 'period', s(period), 'pseen', s(pseen), 'precent', s(recent))
-    if remaining then
-      -- The provider counted `reset` from when it answered: at the latest, now (an image call
-      -- takes seconds; counting from when it went out would end the window that much early).
-      local new_reset = now + reset
-      local g = redis.call('HMGET', h, 'hrem', 'hreset')
-      local hrem, hreset = tonumber(g[1]), tonumber(g[2])
-      if not hreset or new_reset > hreset + tol then  -- a newer window
-        redis.call('HSET', h, 'hrem', remaining, 'hreset', s(new_reset), 'hsent', s(booked_at))
-      elseif new_reset >= hreset - tol and remaining < hrem then  -- the same window, later
-        redis.call('HSET', h, 'hrem', remaining, 'hsent', s(booked_at))
-      end
+  end
+  if reprobe == '1' then redis.call('HSET', h, 'reprobe', '1') end
+  if reset and remaining then
+    -- The provider counted `reset` from when it answered: at the latest, now (an image call
+    -- takes seconds; counting from when it went out would end the window that much early).
+    local new_reset = now + reset
+    local g = redis.call('HMGET', h, 'hrem', 'hreset')
+    local hrem, hreset = tonumber(g[1]), tonumber(g[2])
+    if not hreset or new_reset > hreset + tol then  -- a newer window
+      redis.call('HSET', h, 'hrem', remaining, 'hreset', s(new_reset), 'hsent', s(booked_at))
+    elseif new_reset >= hreset - tol and remaining < hrem then  -- the same window, later
+      redis.call('HSET', h, 'hrem', remaining, 'hsent', s(booked_at))
     end
   end
 end

@@ -11,6 +11,7 @@ limit known in advance; this pacer learns the limit and the window from the
 provider's headers, books future slots, and holds a probe lease and a pause,
 which its storage API has no place for.
 """
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import fakeredis
@@ -34,6 +35,9 @@ class Raw:
     why: str
     why_at: float | None
     probing: bool
+
+
+LEARNING = "learn"  # the hash field of the rules' state (quota/learned.py), beside the scripts' fields
 
 
 def _num(value: bytes) -> float | None:
@@ -81,11 +85,40 @@ class ScriptStore:
         self._release(keys=self._keys(key), args=[ticket, "1" if probe else "0"])
 
     def observe(self, key, *, now, ticket, limit, remaining, reset, answered, status, booked_ago, sent_ago,
-                tolerance, why) -> None:
+                tolerance, why, period=None, quiet=False, reprobe=False) -> None:
         self._observe(keys=self._keys(key), args=[
             _arg(now), ticket, "" if limit is None else limit, "" if remaining is None else remaining, _arg(reset),
             "1" if answered else "0", "" if status is None else status, repr(max(booked_ago, 0.0)),
-            repr(max(sent_ago, 0.0)), repr(tolerance), why])
+            repr(max(sent_ago, 0.0)), repr(tolerance), why, _arg(period), "1" if quiet else "0",
+            "1" if reprobe else "0"])
+
+    def learn(self, key, *, now, update: Callable[[bytes | None, float], tuple[str, object]]) -> object:
+        """`update(stored, now)` -> (state to store, result), in one WATCH/MULTI transaction on the
+        model's hash: workers that learn at once each see the other's state (a lost race runs again).
+        `now` None: the store's own clock (Redis TIME), as the scripts read it."""
+        h = self._keys(key)[0]
+        with self.client.pipeline() as pipe:
+            while True:
+                try:
+                    pipe.watch(h)
+                    stored = pipe.hget(h, LEARNING)
+                    if now is None:
+                        seconds, micros = pipe.time()
+                        at = seconds + micros / 1_000_000
+                    else:
+                        at = now
+                    state, result = update(stored, at)
+                    pipe.multi()
+                    pipe.hset(h, LEARNING, state)
+                    pipe.expire(h, scripts.TTL)
+                    pipe.execute()
+                    return result
+                except redis.WatchError:
+                    continue
+
+    def learning(self, key) -> bytes | None:
+        """The stored learning state of `key` (quota/learned.py reads it)."""
+        return self.client.hget(self._keys(key)[0], LEARNING)
 
     def pause(self, key, *, now, seconds) -> None:
         self._pause(keys=self._keys(key)[:1], args=[_arg(now), repr(max(seconds, 0.0))])

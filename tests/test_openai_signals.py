@@ -1,16 +1,35 @@
-"""Hint headers as the contract reads them, broken values included: none fails a request."""
+"""OpenAI's hint headers as the contract reads them (`providers.signals.read_openai`), broken values
+included: none fails a request. Other providers' signals: tests/test_provider_signals.py."""
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 
 import httpx
 import pytest
 
-from generation.quota import hints
-from generation.quota.hints import Quota
+from generation.providers import signals
+from generation.providers.signals import Answer, Signal
+from generation.quota import pacing
 
 NOW = datetime(2026, 11, 28, 12, 0, 0, tzinfo=timezone.utc)
 BROKEN = ["nan", "NaN", "inf", "-inf", "Infinity", "1e309", "1e1", "99999999999999999999", "-1", "-0.5", "",
           " ", "soon", "0x10", "12abc", "1_000", "٣", "12" * 40, "86400.5", "90000"]
+
+
+class hints:  # noqa: N801 - the contract's words for what these tests read
+    bounded = staticmethod(signals.bounded)
+    parse_duration = staticmethod(signals.parse_duration)
+
+    @staticmethod
+    def wait_hint(headers, *, status, now):
+        return pacing.believed(signals.read_openai(Answer(status, headers), now=now).wait)
+
+    @staticmethod
+    def quota(headers):
+        return signals.read_openai(Answer(200, headers), now=NOW)
+
+
+def Quota(**parts) -> Signal:  # noqa: N802 - what an answer says of the quota, read from a success
+    return Signal("openai", **parts)
 
 
 def h(**values) -> httpx.Headers:
