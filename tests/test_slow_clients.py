@@ -124,6 +124,22 @@ def test_it_reads_no_body_for_a_route_that_takes_none(server, token):
     assert status == 405 and body["error"]["code"] == "method_not_allowed"
 
 
+def test_an_unread_body_is_never_parsed_as_the_next_request(server):
+    """A body answered without being read (401 here) ends its connection after the answer: its bytes
+    are never taken for the client's next request on that connection."""
+    sock = start_post(server, length=30, first=b'{"prompt": "slime", "size": 8}')
+    status, _, _ = answer(sock)
+    try:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        sock.settimeout(10)
+        rest = sock.recv(65536)
+    except OSError:  # the server closed it first: the client opens a new connection
+        rest = b""
+
+    assert status == 401
+    assert rest == b""  # the connection ended after the 401; never a 400 for the body's bytes
+
+
 def test_healthz_answers_while_four_times_the_threads_of_slow_clients_are_connected(server, token):
     slow = [start_post(server, token=token, length=300 if i % 2 else None) for i in range(4 * THREADS)]
     # Half the threads may wait on bodies; every other slow body is turned away after IN_FLIGHT_GRACE.

@@ -30,7 +30,7 @@ from django.http import JsonResponse
 
 from ..error_codes import retry_after_of
 from .errors import CatalogueError, error_body
-from .watchdog import Watchdog, refuse_rest
+from .watchdog import Watchdog, end_after_answer, refuse_rest
 
 logger = logging.getLogger("generation")
 watchdog = Watchdog(clock=time.monotonic)
@@ -204,7 +204,7 @@ class RequestBodyMiddleware:
         if body.failure is not None and response.status_code == body.failure.status_code:
             response._has_been_logged = True  # our event says it, with the bytes received; Django would repeat it
         if not body.complete:
-            self._refuse_rest(request)
+            self._refuse_rest(request, response)
         return response
 
     def process_view(self, request, view_func, view_args, view_kwargs):
@@ -225,11 +225,14 @@ class RequestBodyMiddleware:
         return None
 
     def _refuse(self, request, error: CatalogueError) -> JsonResponse:
-        self._refuse_rest(request)
-        return error_response(error)
+        return self._refuse_rest(request, error_response(error))
 
     @staticmethod
-    def _refuse_rest(request) -> None:
+    def _refuse_rest(request, response):
+        """The body's rest is never read, and the connection ends once `response` is written (Django
+        closes a response after gunicorn has sent it, before gunicorn would read the next request)."""
         sock = request.META.get("gunicorn.socket")
         if sock is not None:
             refuse_rest(sock)
+            response._resource_closers.append(lambda: end_after_answer(sock))
+        return response

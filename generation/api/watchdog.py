@@ -36,6 +36,17 @@ def refuse_rest(sock) -> None:
         pass
 
 
+def end_after_answer(sock) -> None:
+    """Nothing more on this connection once the answer is written: bytes of a body we never read
+    may still sit on it (a shut read side does not discard what the client sends later), and
+    gunicorn would parse them as the client's next request. Shutting the write side after the
+    answer sends its FIN, so the client opens a new connection for its next request."""
+    try:
+        sock.shutdown(socket.SHUT_WR)
+    except OSError:  # the client is gone already
+        pass
+
+
 class Watchdog:
     def __init__(self, clock=time.monotonic):
         self.clock = clock
