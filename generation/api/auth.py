@@ -10,6 +10,7 @@ from ..models import ApiToken
 # Writing last_used_at on every request would make every request a write;
 # once a minute is precise enough for an admin deciding what to revoke.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+WEIGHT_ZERO = "This token's weight is 0: an administrator has paused its requests (README \"Fair share\")."
 
 
 class BearerKeyParser(KeyParser):
@@ -32,6 +33,8 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("Unknown or revoked token.") from None
         if token.has_expired or not token.user.is_active:
             raise exceptions.AuthenticationFailed("Unknown or revoked token.")
+        if token.weight == 0:
+            raise exceptions.PermissionDenied(WEIGHT_ZERO)
         now = timezone.now()
         if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)

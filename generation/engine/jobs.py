@@ -51,7 +51,7 @@ def run_generation(generation_id: str, request_id: str | None = None) -> None:
     """`request_id`: the X-Request-ID of the HTTP request that queued it, for the worker's log lines."""
     token = http_request_id.set(request_id)
     try:
-        row = GenerationRequest.objects.get(pk=generation_id)
+        row = GenerationRequest.objects.select_related("token").get(pk=generation_id)  # its fair share
         if row.status == GenerationRequest.Status.QUEUED:
             with holding(row.pk):
                 generator.run(row)

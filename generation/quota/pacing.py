@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from .. import providers
-from ..models import ModelRateLimit
+from ..models import GenerationRequest, ModelRateLimit
 from ..styles import DEFAULT_STYLE, STYLES
-from .pacer import Pacer, State, key_for
+from .pacer import Claimant, Pacer, State, key_for
 
 
 _creating = threading.Lock()
@@ -39,6 +39,16 @@ def pacer_key(model: str) -> str:
     """`key_of` a call to `model` (for the admin, which has no request at hand)."""
     return key_of(providers.request_for(model, prompt="", size=64, seed=None, transparent=False,
                                         style=STYLES[DEFAULT_STYLE]))
+
+
+def claimant_of(row: GenerationRequest) -> Claimant:
+    """The API token a request shares the quota as (its prefix; README "Fair share"). A row whose token was
+    deleted shares as token "0"; a token set to weight 0 after its request was queued still gets
+    the least share (1): its request was accepted."""
+    token = row.token
+    if token is None:
+        return Claimant(token="0")
+    return Claimant(token=token.prefix, weight=max(token.weight, 1))
 
 
 def paced(model: str) -> bool:
