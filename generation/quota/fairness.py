@@ -23,11 +23,15 @@ from . import scripts
 
 GRACE = 3.0  # seconds: how long a place is kept past its projected slot or a hold past its told time
 CLAIM_EARLY = 1.0  # seconds: a client back this much before its Retry-After still claims its hold
+# seconds: a client is told a whole number of seconds (Retry-After), up to this much after its slot;
+# the slot waits that long for it rather than going to someone who asked later
+ROUNDING = 1.0
 MAX_WAITING = 400  # entries per model: the bound on the queue (and on the scripts' work)
 SHARE_WINDOW = 600.0  # seconds: "each token's share of the last ten minutes"
 
 _FAIR_PRELUDE = scripts.PRELUDE + f"""
 local GRACE, CLAIM_EARLY, MAX_WAITING, SHARE_WINDOW = {GRACE}, {CLAIM_EARLY}, {MAX_WAITING}, {SHARE_WINDOW}
+local ROUNDING = {ROUNDING}
 local function parse(id, v)
   local tk, w, seq, exp, told, arr = string.match(v, '^(%S+) (%S+) (%S+) (%S+) (%S+) (%S+)$')
   return {{id = id, token = tk, w = tonumber(w), seq = tonumber(seq), exp = tonumber(exp), told = tonumber(told),
@@ -114,7 +118,7 @@ for _ = 1, 2 * #all + 2 do
   local best, bi, soonest = nil, nil, nil
   for _, tk in ipairs(order) do
     for i, e in ipairs(tk.list) do
-      if e.told <= t then
+      if e.told <= t + ROUNDING then
         local tag = tk.tag + 1 / tk.w
         if not best or tag < best.tag + 1 / best.w - 1e-9
            or (tag <= best.tag + 1 / best.w + 1e-9 and e.seq < best.list[bi].seq) then best, bi = tk, i end
@@ -125,10 +129,11 @@ for _ = 1, 2 * #all + 2 do
   end
   if not best then
     if not soonest then break end
-    last = math.max(last, soonest)  -- only holds remain, told to come later: the slot waits for them
+    last = math.max(last, soonest - ROUNDING)  -- only holds remain, told to come later: the slot waits
   else
     local e = table.remove(best.list, bi)
     best.tag = best.tag + 1 / best.w
+    t = math.max(t, e.told)  -- a hold's slot is when its client comes back
     table.insert(times, t)
     last, given = t, given + 1
     if e == mine then at = t break end
