@@ -30,6 +30,35 @@ PACER_PAUSED_UNTIL = Gauge("sprite_pacer_paused_until_seconds",
                            "Unix time until which a model is paused after a 429 (0: not paused).",
                            ["model"], multiprocess_mode="mostrecent")
 
+# The fair share, per model and token (the token's prefix: a bounded label, at most
+# pacing.MAX_TOKENS_SHOWN tokens per model, the most active first).
+FAIR_WAITING = Gauge("sprite_fair_waiting_requests", "Requests of a token waiting for a model's quota now "
+                     "(holds for clients told to come back included).", ["model", "token"], multiprocess_mode="mostrecent")
+FAIR_OLDEST = Gauge("sprite_fair_oldest_wait_seconds", "How long a token's oldest waiting request has waited.",
+                    ["model", "token"], multiprocess_mode="mostrecent")
+FAIR_SERVED = Gauge("sprite_fair_served_last_10m", "A token's calls to a model in the last ten minutes.",
+                    ["model", "token"], multiprocess_mode="mostrecent")
+FAIR_SHARE = Gauge("sprite_fair_share_last_10m", "A token's share (0..1) of a model's calls in the last ten minutes.",
+                   ["model", "token"], multiprocess_mode="mostrecent")
+_fair_labels: set[tuple[str, str]] = set()
+
+
+def record_fair(model: str, tokens) -> None:
+    """Each token's place at `model` (`pacing.TokenRow`s); a token gone since the last scrape reads 0."""
+    now = set()
+    for row in tokens:
+        labels = {"model": model, "token": row.prefix}
+        FAIR_WAITING.labels(**labels).set(row.waiting + row.held)
+        FAIR_OLDEST.labels(**labels).set(row.oldest if row.waiting + row.held else 0)
+        FAIR_SERVED.labels(**labels).set(row.served)
+        FAIR_SHARE.labels(**labels).set(row.share)
+        now.add((model, row.prefix))
+    for gone in {labels for labels in _fair_labels if labels[0] == model} - now:
+        for gauge in (FAIR_WAITING, FAIR_OLDEST, FAIR_SERVED, FAIR_SHARE):
+            gauge.labels(*gone).set(0)
+    _fair_labels.difference_update({labels for labels in _fair_labels if labels[0] == model})
+    _fair_labels.update(now)
+
 
 def record_request(status: int, code: str, latency_s: float, wait_s: float) -> None:
     """One finished generation request: its HTTP status, its error code ('' or 'ok' when it succeeded)."""

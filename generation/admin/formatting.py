@@ -59,3 +59,11 @@ def pacer_row(model: str, state) -> dict:
     return {"model": model, "limit": limit, "remaining": "–" if state.remaining is None else str(state.remaining),
             "paused_until": utc_time(state.paused_until), "last_429": utc_time(state.last_429),
             "why": state.why or "–"}  # the provider's words: the template escapes them
+
+
+def fair_row(row) -> dict:
+    """One token's place at one model (`pacing.TokenRow`) in words; the template escapes the name."""
+    queued = row.waiting + row.held
+    return {"token": f"{row.name} ({row.prefix})", "weight": "–" if row.weight is None else str(row.weight),
+            "waiting": str(row.waiting) + (f" + {row.held} told to come back" if row.held else ""),
+            "oldest": seconds(row.oldest) if queued else "–", "served": str(row.served), "share": percent(row.share)}

@@ -97,6 +97,8 @@ def prometheus_metrics(request):
             per_minute = state.limit * 60 / state.period if state.limit is not None and state.period else None
             metrics.record_pacer(row.model, limit=per_minute, remaining=state.remaining,
                                  paused_until=state.paused_until)
+        for shares in pacing.model_shares(effective_settings().models):
+            metrics.record_fair(shares.model, shares.tokens)
     except DatabaseError:  # the request counters still answer while the database is away
         pass
     body, content_type = metrics.exposition()

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from .. import providers
-from ..models import GenerationRequest, ModelRateLimit
+from ..models import ApiToken, GenerationRequest, ModelRateLimit
 from ..styles import DEFAULT_STYLE, STYLES
 from .pacer import Claimant, Pacer, State, key_for
 
@@ -76,6 +76,52 @@ def model_states(models, *, pacer: Pacer | None = None) -> list[ModelPacing]:
     pacer = pacer or shared_pacer()
     limits = admin_limits(models)
     return [ModelPacing(model=m, state=pacer.state(pacer_key(m), rpm=limits.get(m))) for m in models if paced(m)]
+
+
+MAX_TOKENS_SHOWN = 50  # per model, the most active first: bounds the admin's table and /metrics' labels
+
+
+@dataclass(frozen=True)
+class TokenRow:
+    """One token at one model: who (prefix, name, weight), waiting now, holds kept for clients told
+    to come back, the oldest wait (seconds), calls in the last ten minutes and their share of them."""
+
+    prefix: str
+    name: str
+    weight: int | None  # None: a deleted token
+    waiting: int
+    held: int
+    oldest: float
+    served: int
+    share: float
+
+
+@dataclass(frozen=True)
+class ModelShares:
+    model: str
+    tokens: list[TokenRow]
+
+
+def model_shares(models, *, pacer: Pacer | None = None) -> list[ModelShares]:
+    """Per paced model, the tokens waiting or served in the last ten minutes (README "Fair share")."""
+    pacer = pacer or shared_pacer()
+    found = []
+    for model in models:
+        if not paced(model):
+            continue
+        _, rows = pacer.shares(pacer_key(model))
+        rows = sorted(rows, key=lambda r: (-(r.waiting + r.held), -r.served, r.token))[:MAX_TOKENS_SHOWN]
+        found.append((model, rows))
+    prefixes = {r.token for _, rows in found for r in rows}
+    known = {p: (n, w) for p, n, w in ApiToken.objects.filter(prefix__in=prefixes).values_list("prefix", "name", "weight")}
+    result = []
+    for model, rows in found:
+        total = sum(r.served for r in rows)
+        result.append(ModelShares(model=model, tokens=[
+            TokenRow(prefix=r.token, name=known.get(r.token, ("(deleted token)", None))[0],
+                     weight=known.get(r.token, ("", None))[1], waiting=r.waiting, held=r.held, oldest=r.oldest,
+                     served=r.served, share=r.served / total if total else 0.0) for r in rows]))
+    return result
 
 
 def forget(model: str | None = None, *, pacer: Pacer | None = None) -> int:
