@@ -33,7 +33,8 @@ PACER_PAUSED_UNTIL = Gauge("sprite_pacer_paused_until_seconds",
 # The fair share, per model and token (the token's prefix: a bounded label, at most
 # pacing.MAX_TOKENS_SHOWN tokens per model, the most active first).
 FAIR_WAITING = Gauge("sprite_fair_waiting_requests", "Requests of a token waiting for a model's quota now "
-                     "(holds for clients told to come back included).", ["model", "token"], multiprocess_mode="mostrecent")
+                     "(holds for clients told to come back included).", ["model", "token"],
+                     multiprocess_mode="mostrecent")
 FAIR_OLDEST = Gauge("sprite_fair_oldest_wait_seconds", "How long a token's oldest waiting request has waited.",
                     ["model", "token"], multiprocess_mode="mostrecent")
 FAIR_SERVED = Gauge("sprite_fair_served_last_10m", "A token's calls to a model in the last ten minutes.",

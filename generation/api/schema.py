@@ -40,7 +40,7 @@ LOCATION = OpenApiParameter("Location", OpenApiTypes.STR, OpenApiParameter.HEADE
 WHEN = {
     400: "`invalid_request`: malformed JSON, or bad or missing fields (the message names them).",
     401: "`unauthorized`: missing, unknown or revoked token.",
-    403: "`forbidden`: this endpoint needs a staff token.",
+    403: "`forbidden`: this endpoint needs a staff token, or the token's weight is 0 (paused by an administrator).",
     404: "`not_found`: no such path under /v1/, or a generation that is not yours.",
     405: "`method_not_allowed`.",
     413: "`payload_too_large`: the body is over 64 KB; refused before it is read.",

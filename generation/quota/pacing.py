@@ -113,7 +113,8 @@ def model_shares(models, *, pacer: Pacer | None = None) -> list[ModelShares]:
         rows = sorted(rows, key=lambda r: (-(r.waiting + r.held), -r.served, r.token))[:MAX_TOKENS_SHOWN]
         found.append((model, rows))
     prefixes = {r.token for _, rows in found for r in rows}
-    known = {p: (n, w) for p, n, w in ApiToken.objects.filter(prefix__in=prefixes).values_list("prefix", "name", "weight")}
+    tokens = ApiToken.objects.filter(prefix__in=prefixes).values_list("prefix", "name", "weight")
+    known = {prefix: (name, weight) for prefix, name, weight in tokens}
     result = []
     for model, rows in found:
         total = sum(r.served for r in rows)
