@@ -14,7 +14,8 @@ and in `h`: `vt`, the virtual time (the tag of the latest call served), `seq`, a
 A token's k-th waiting entry carries the tag tb + k / weight (a token that was not waiting
 starts at the virtual time). The slots the schedule will open (the sliding log's rule, the
 provider's `remaining`, a pause) go one by one to the token with the smallest next tag that has
-an entry able to use the slot (a hold only from its `told` time). A request is granted when its
+an entry able to use the slot (a hold from `ROUNDING` before its `told` time on, the slot then
+waiting for its client). A request is granted when its
 own projected slot has come; otherwise it waits (polling at its slot) if that is within its
 horizon, else it is refused with the slot's time, and, when it has no other model to try, its
 place is kept as a hold for its token until then plus `GRACE`.
