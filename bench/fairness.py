@@ -115,12 +115,16 @@ def a_and_b(upstream, cluster, *, seconds: float, weight_b: int, with_b: bool = 
         thread.join()
     # While both wait: from the first window's end (both are queued by then) to the run's end.
     steady = [name for at, name in served if started + WINDOW <= at <= stop_at]
+    # The quota while clients still asked: the upstream's windows that ended before the run did
+    # (the upstream's clock is time.monotonic, like stop_at).
     accepted = [c for c in upstream.calls if c.status == 200]
+    ends = {start: start + WINDOW <= stop_at for start, _ in windows(accepted)}
+    accepted = [c for c in accepted if ends[max(start for start in ends if start <= c.at)]]
     return {"served": len(served), "b_share": steady.count("B") / len(steady) if steady else 0.0,
             "steady": len(steady), "calls": len(upstream.calls),
             "429s": sum(1 for c in upstream.calls if c.status == 429), "wasted": wasted(upstream, len(served)),
             "quota_used": quota_used(accepted),
-            "windows_full": full_windows(accepted)}
+            "windows_full": full_windows(accepted), "per_window": [n for _, n in windows(accepted)]}
 
 
 def quota_used(accepted) -> float:
@@ -131,13 +135,18 @@ def quota_used(accepted) -> float:
     return len(times) / (LIMIT * (int((times[-1] - times[0]) // WINDOW) + 1))
 
 
-def full_windows(accepted) -> str:
-    """The upstream's fixed windows (each opens at a call after the last one ended): how many were full."""
+def windows(accepted) -> list[list]:
+    """The upstream's fixed windows, [start, calls] (each opens at a call after the last one ended)."""
     found = []
     for at in sorted(c.at for c in accepted):
         if not found or at >= found[-1][0] + WINDOW:
             found.append([at, 0])
         found[-1][1] += 1
+    return found
+
+
+def full_windows(accepted) -> str:
+    found = windows(accepted)
     return f"{sum(1 for _, used in found if used >= LIMIT)}/{len(found)}"
 
 
@@ -182,12 +191,14 @@ def main() -> None:
     print(f"upstream: {LIMIT} requests per {WINDOW:g} s (fixed window); MAX_WAIT {MAX_WAIT:g} s; "
           f"2 gunicorn x 2 workers, one Redis\n")
     print("| scenario | sprites | B's share while both wait | upstream calls | 429s | wasted per sprite | "
-          "quota used | upstream windows full |")
+          "quota used | upstream windows full |")  # of the windows that ended within the run
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name, r in [*rows, ("A alone (25 retrying)", alone)]:
         share = f"{r['b_share']:.0%} of {r['steady']}" if "B weight" in name else "–"
         print(f"| {name} | {r['served']} | {share} | {r['calls']} | {r['429s']} | {r['wasted']:.2f} | "
               f"{r['quota_used']:.0%} | {r['windows_full']} |")
+    for name, r in [*rows, ("A alone (25 retrying)", alone)]:
+        print(f"\n{name}: calls per upstream window that ended within the run: {r['per_window']}")
     back = spike["back_served"] + spike["back_refused"]
     print(f"\nburst of {args.burst}, each refused client back once at its Retry-After: {spike['first']} served "
           f"at first; {spike['back_served']}/{back} served on return ({spike['back_served'] / max(back, 1):.0%}); "
