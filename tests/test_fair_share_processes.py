@@ -53,7 +53,10 @@ def test_two_hosts_share_one_quota_fairly_between_two_tokens(redis_server):  # n
     served = [name for name, status, _ in results if status == 200]
     assert {status for _, status, _ in results} <= {200, 429}
     assert all(h.get("Retry-After", "").isdigit() for _, status, h in results if status == 429)
-    assert len(served) == 3 * LIMIT  # every slot of the three windows used
-    assert served.count("B") >= 4, served  # first come, first served: 3
+    # Three windows (two on a loaded box, when the third opens just past the budgets).
+    assert len(served) > 2 * LIMIT, served
+    # The first window is A's (B was not waiting yet); of the rest, about half is B's. First come,
+    # first served gave B 3 of 15 here (20% of the rest).
+    assert served.count("B") >= 0.4 * (len(served) - LIMIT), served
     assert sum(1 for call in upstream.calls if call.status == 429) == 0
     assert len(upstream.calls) == len(served)  # no call wasted
