@@ -27,7 +27,7 @@ ERRORS: dict[str, ErrorKind] = {
                                  "malformed JSON, JSON that is not UTF-8, or bad fields (the message names them)"),
     "unauthorized": ErrorKind(401, "Unknown or revoked token.", "missing, unknown or revoked token"),
     "forbidden": ErrorKind(403, "You do not have permission to perform this action.",
-                           "`/v1/metrics` without a staff token"),
+                           "`/v1/metrics` without a staff token, or a token whose weight is 0 (paused by an administrator)"),
     "not_found": ErrorKind(404, "No such endpoint.", "an unknown path under `/v1/`, or a generation that is not yours"),
     "method_not_allowed": ErrorKind(405, "Method not allowed.",
                                     "a method the endpoint does not take (the `Allow` header lists those it does)"),

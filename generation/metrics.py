@@ -71,6 +71,40 @@ class PacerCollector:
         return [limit, remaining, paused]
 
 
+class FairCollector:
+    """The fair share per model and token, read when scraped: waiting requests (holds for clients
+    told to come back included), the oldest wait, and calls and share over the last ten minutes.
+
+    `shares` returns (model, rows) with each row's `prefix`, `waiting`, `held`, `oldest`, `served`
+    and `share`; the token label is the token's prefix, at most a bounded number per model."""
+
+    def __init__(self, shares: Callable[[], Iterable]):
+        self.shares = shares
+
+    def collect(self):
+        labels = ["model", "token"]
+        waiting = GaugeMetricFamily("sprite_fair_waiting_requests", "Requests of a token waiting for a model's "
+                                    "quota now (holds for clients told to come back included).", labels=labels)
+        oldest = GaugeMetricFamily("sprite_fair_oldest_wait_seconds",
+                                   "How long a token's oldest waiting request has waited.", labels=labels)
+        served = GaugeMetricFamily("sprite_fair_served_last_10m", "A token's calls to a model in the last ten minutes.",
+                                   labels=labels)
+        share = GaugeMetricFamily("sprite_fair_share_last_10m",
+                                  "A token's share (0..1) of a model's calls in the last ten minutes.", labels=labels)
+        try:
+            found = list(self.shares())
+        except DatabaseError:  # the request counters still answer while the database is away
+            found = []
+        for model, rows in found:
+            for row in rows:
+                at = [model, row.prefix]
+                waiting.add_metric(at, row.waiting + row.held)
+                oldest.add_metric(at, row.oldest if row.waiting + row.held else 0)
+                served.add_metric(at, row.served)
+                share.add_metric(at, row.share)
+        return [waiting, oldest, served, share]
+
+
 def exposition(*collectors) -> tuple[bytes, str]:
     """The text `/metrics` answers: every process's values under gunicorn, else this process's,
     then what `collectors` read at scrape time."""

@@ -7,6 +7,8 @@ from rest_framework_api_key.models import AbstractAPIKey, BaseAPIKeyManager
 
 from .tunables import BY_NAME
 
+WEIGHT_DEFAULT, WEIGHT_MAX = 1, 100  # an API token's fair-share weight
+
 
 def _bounded(name: str) -> dict:
     """A bounded field's validators and help text, from its row in the tunables table."""
@@ -59,6 +61,12 @@ class ApiToken(AbstractAPIKey):
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Its share of a scarce model quota against the other tokens waiting (README "Fair share"):
+    # weight 2 gets twice the calls of weight 1 while both wait; 0 refuses the token's requests.
+    weight = models.PositiveSmallIntegerField(
+        default=WEIGHT_DEFAULT, validators=[MaxValueValidator(WEIGHT_MAX)],
+        help_text=f"Share of a busy model's quota against other waiting tokens (0..{WEIGHT_MAX}; "
+                  "2 gets twice the calls of 1). 0 refuses this token's requests.")
 
     class Meta(AbstractAPIKey.Meta):
         verbose_name = "API token"

@@ -25,7 +25,7 @@ def bearer(key: str) -> APIClient:
 
 
 def test_it_shows_a_new_tokens_raw_key_once_and_the_key_works(admin_client, user):
-    response = admin_client.post(f"{TOKENS}add/", {"name": "editor plugin", "user": user.pk}, follow=True)
+    response = admin_client.post(f"{TOKENS}add/", {"name": "editor plugin", "user": user.pk, "weight": 1}, follow=True)
 
     shown = " ".join(str(m) for m in get_messages(response.wsgi_request))
     key = re.search(r"[A-Za-z0-9]{8}\.[A-Za-z0-9]{32}", shown).group(0)
@@ -51,3 +51,20 @@ def test_it_lists_tokens_with_their_user_and_last_use(admin_client, api):
 
     assert "plugin-user" in page
     assert ApiToken.objects.get().last_used_at is not None
+
+
+def test_a_tokens_weight_is_set_in_the_admin_and_weight_0_refuses_its_requests(admin_client, user):
+    page = admin_client.get(f"{TOKENS}add/").content.decode()
+    assert 'name="weight" value="1"' in page  # the default, shown on the form
+    admin_client.post(f"{TOKENS}add/", {"name": "paused plugin", "user": user.pk, "weight": 3}, follow=True)
+    token = ApiToken.objects.get(name="paused plugin")
+    assert token.weight == 3
+    bad = admin_client.post(f"{TOKENS}{token.pk}/change/", {"name": "paused plugin", "user": user.pk, "weight": 101})
+    assert bad.status_code == 200 and "less than or equal to 100" in bad.content.decode()
+
+    token, key = ApiToken.objects.create_key(name="zero", user=user, weight=0)
+    response = bearer(key).post("/v1/generate", {"prompt": "slime"}, format="json")
+
+    assert response.status_code == 403
+    error = response.json()["error"]
+    assert error["code"] == "forbidden" and "weight is 0" in error["message"]

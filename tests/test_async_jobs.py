@@ -156,3 +156,36 @@ def test_a_deferral_redis_refuses_waits_in_the_thread_instead(api, queue, upstre
     assert (row.status, len(upstream.calls)) == ("succeeded", 2)
     assert len(timeline.sleeps) == 1 and timeline.sleeps[0] >= 60  # it waited for its slot here
     assert upstream.calls[1].at - upstream.calls[0].at >= 60
+
+
+@needs_redis
+def test_an_async_job_takes_its_turn_in_the_fair_queue_as_its_token(api, token_key, queue, upstream, pacer,
+                                                                    configure):
+    from generation.models import ApiToken, ModelRateLimit
+    from generation.quota import pacing
+
+    model = "openai/gpt-image-2"
+    configure(model=model)
+    ModelRateLimit.objects.create(model=model, requests_per_minute=5)  # a known quota: shared fairly
+    ApiToken.objects.update(weight=3)
+    assert api.post("/v1/generate", {"prompt": "coin", "size": 16, "async": True}, format="json").status_code == 202
+
+    work_off_the_queue(queue)
+
+    assert GenerationRequest.objects.get().status == "succeeded"
+    _, rows = pacer.shares(pacing.pacer_key(model))
+    assert [(r.token, r.served) for r in rows] == [(token_key.split(".")[0], 1)]
+
+
+def test_a_request_shares_the_quota_as_its_tokens_prefix_and_weight(user):
+    from generation.models import ApiToken
+    from generation.quota import pacing
+    from generation.quota.pacer import Claimant
+
+    token, _ = ApiToken.objects.create_key(user=user, name="t", weight=3)
+    row = GenerationRequest.objects.create(user=user, token=token, prompt="x", style="pixel", size=16, options={})
+    assert pacing.claimant_of(row) == Claimant(token=token.prefix, weight=3)
+    ApiToken.objects.filter(pk=token.pk).update(weight=0)  # paused after its request was accepted
+    assert pacing.claimant_of(GenerationRequest.objects.get(pk=row.pk)) == Claimant(token=token.prefix, weight=1)
+    token.delete()
+    assert pacing.claimant_of(GenerationRequest.objects.get(pk=row.pk)) == Claimant(token="0")

@@ -160,6 +160,7 @@ def test_a_generator_waits_on_the_clock_sleep_and_pacer_it_is_given(user, upstre
 
     setup(max_retries=1)
     line, own_pacer = Timeline(), Pacer("")  # in process: no other test's pacer
+    own_pacer.store_time = line.clock  # a queued request asks again at its slot, on the store's clock
     upstream.clock, upstream.limit, upstream.window = line.clock, 1, 20.0
     own = Generator(clock=line.clock, sleep=line.sleep, rand=lambda: 0.0, pacer=own_pacer)
     rows = [GenerationRequest.objects.create(user=user, prompt="slime", style="pixel", size=16, status="queued",

@@ -87,3 +87,11 @@ def learned(learning) -> str:
     if learning.daily_quota:
         parts.append("looks like a daily quota")
     return "; ".join(parts) or "–"
+
+
+def fair_row(row) -> dict:
+    """One token's place at one model (`pacing.TokenRow`) in words; the template escapes the name."""
+    queued = row.waiting + row.held
+    return {"token": f"{row.name} ({row.prefix})", "weight": "–" if row.weight is None else str(row.weight),
+            "waiting": str(row.waiting) + (f" + {row.held} told to come back" if row.held else ""),
+            "oldest": seconds(row.oldest) if queued else "–", "served": str(row.served), "share": percent(row.share)}

@@ -12,7 +12,7 @@ from ..config import FIELDS, RETRIES_WHEN_DISABLED, EffectiveSettings, effective
 from ..engine import policy
 from ..models import GenerationSettings
 from ..quota import pacing
-from .formatting import pacer_row, seconds
+from .formatting import fair_row, pacer_row, seconds
 from .forms import (
     PRESET_BUTTON, PRESETS, RESET_BUTTON, GenerationSettingsForm, credential_warnings, display, effective_help_texts,
     retirement_warnings,
@@ -110,6 +110,7 @@ class GenerationSettingsAdmin(admin.ModelAdmin):
             ],
             worst_case=worst_case(effective),
             pacer_rows=[pacer_row(p.model, p.state) for p in pacing.model_states(effective.models)],
+            fair_models=[(m.model, [fair_row(r) for r in m.tokens]) for m in pacing.model_shares(effective.models)],
             pacer_reset_url=f"admin:{PACER_RESET_URL}",
             retirement_warnings=retirement_warnings(effective, today=self.today()),
             credential_warnings=credential_warnings(effective),

@@ -14,7 +14,7 @@ class ApiTokenAdmin(APIKeyModelAdmin):
     """The package's admin shows the raw key once, on create; revoking cannot be undone."""
 
     # What an admin looks for first, narrow enough for a 1280 px screen; expiry is on each token's page.
-    list_display = ["name", "prefix", "user", "created", "last_used_at", "spend", "state"]
+    list_display = ["name", "prefix", "user", "created", "last_used_at", "weight", "spend", "state"]
     list_filter = [*APIKeyModelAdmin.list_filter, "revoked"]
     search_fields = [*APIKeyModelAdmin.search_fields, "user__username"]
     list_select_related = ["user"]

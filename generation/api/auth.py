@@ -16,6 +16,7 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 # which PostgreSQL cannot even compare) is no key of ours and never reaches the database.
 KEY = re.compile(r"[\x21-\x7e]{1,200}")
 UNKNOWN = message_of("unauthorized")
+WEIGHT_ZERO = "This token's weight is 0: an administrator has paused its requests (README \"Fair share\")."
 
 
 class BearerKeyParser(KeyParser):
@@ -40,6 +41,8 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed(UNKNOWN) from None
         if token.has_expired or not token.user.is_active:
             raise exceptions.AuthenticationFailed(UNKNOWN)
+        if token.weight == 0:
+            raise exceptions.PermissionDenied(WEIGHT_ZERO)
         now = timezone.now()
         if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)

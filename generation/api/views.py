@@ -92,6 +92,6 @@ def prometheus_metrics(request):
     scrape the probe's bounded wait, not the pool's."""
     collectors = [scrape.queue_collector]
     if health.database_state() == health.OK:
-        collectors.insert(0, scrape.pacer_collector)
+        collectors[:0] = [scrape.pacer_collector, scrape.fair_collector]
     body, content_type = metrics.exposition(*collectors)
     return HttpResponse(body, content_type=content_type)

@@ -30,7 +30,7 @@ from ..config import EffectiveSettings, effective_settings
 from ..error_codes import message_of, retry_after_of, status_of
 from ..models import GenerationAttempt, GenerationRequest
 from ..quota import pacing
-from ..quota.pacer import Pacer, Slot
+from ..quota.pacer import Claimant, Pacer, Queued, Slot
 from ..sprites import make_sprite, png_bytes
 from ..styles import STYLES
 from .policy import Decision, Step
@@ -102,6 +102,7 @@ class Tally:
     called: set[str] = field(default_factory=set)
     outcomes: dict[str, str] = field(default_factory=dict)  # each model's last outcome, admission refusals included
     soonest: float | None = None  # the earliest a client could come back, after rate limits
+    claimant: Claimant | None = None  # the API token asking, for the fair share of each model's quota
 
     def wait_left(self) -> float:
         return max(self.max_wait - self.waited, 0.0)
@@ -149,7 +150,8 @@ class Generator:
         deadline = row.deadline or deadline_of(arrival=self.now(), config=config, spec=spec)
         max_wait, _ = policy.request_budgets(max_wait=config.max_wait, total_timeout=config.total_timeout,
                                              requested_wait=spec.max_wait, requested_timeout=spec.timeout)
-        tally = Tally(max_wait=max_wait, deadline=started + (deadline - self.now()).total_seconds())
+        tally = Tally(max_wait=max_wait, deadline=started + (deadline - self.now()).total_seconds(),
+                      claimant=pacing.claimant_of(row))
         if booked is not None:  # the wait budget it had spent when it gave its thread back
             tally.waited = booked.waited - max(booked.at - self.now().timestamp(), 0.0)  # the rest is waited below
         verdict: dict = {}
@@ -251,15 +253,27 @@ class Generator:
         if key is None:
             return None, Decision(Step.CALL)
         pacer = self.quota()
+        ticket = None  # the request's place in the model's fair queue, once it has one
         while True:
             wait_left, time_left = tally.wait_left(), tally.deadline - self.clock()
             horizon = max(0.0, min(wait_left, time_left - policy.MIN_CALL))
             now = pacer.timer()
-            if booked is not None:  # back from the queue: its slot, as booked (checked for a pause below)
+            if booked is not None and tally.claimant is None:  # back from the queue: its slot, as booked
                 got, booked = Slot(at=now + booked.at - self.now().timestamp(), ticket=booked.ticket), None
             else:
+                if booked is not None:  # back from the queue at its fair turn: ask again with its ticket
+                    ticket, booked = booked.ticket, None
                 got = pacer.acquire(key, now=now, deadline=now + horizon, rpm=rpm,
-                                    lease=max(min(config.timeout, time_left), 1.0))
+                                    lease=max(min(config.timeout, time_left), 1.0), claimant=tally.claimant,
+                                    ticket=ticket, hold=not more)
+            if isinstance(got, Queued):
+                ticket = got.ticket
+                if defer and got.seconds > DEFER_AFTER:  # an async request gives its thread back until then
+                    raise Deferred(Booked(at=self.now().timestamp() + got.seconds, ticket=got.ticket,
+                                          waited=tally.waited + got.seconds), delay=got.seconds)
+                _log(logging.INFO, "pacer_wait", row, model=model, seconds=f"{got.seconds:.3f}", queued=True)
+                self._wait(got.seconds, tally)  # then ask again: the slot may have moved (docs/FAIRNESS.md)
+                continue
             if isinstance(got, Slot):
                 wait = max(got.at - now, 0.0)
                 if not wait:

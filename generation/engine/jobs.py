@@ -101,7 +101,7 @@ def claim(generation_id: str, *, worker: str) -> GenerationRequest | None:
             status=Status.RUNNING, worker=worker):
         # A row past its deadline (it queued behind others) is still run: the loop finds no time
         # left for a call and finishes it `upstream_timeout` at once, without calling upstream.
-        return GenerationRequest.objects.get(pk=generation_id)
+        return GenerationRequest.objects.select_related("token").get(pk=generation_id)  # its fair share
     row = GenerationRequest.objects.filter(pk=generation_id).only("status", "worker").first()
     if row is None or row.status != Status.RUNNING:
         return None  # gone, or finished: a redelivered message of a job that completed

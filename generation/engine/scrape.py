@@ -2,7 +2,7 @@
 from prometheus_client.core import GaugeMetricFamily
 
 from ..config import effective_settings
-from ..metrics import PacerCollector
+from ..metrics import FairCollector, PacerCollector
 from ..quota import pacing
 from . import heartbeats, jobs
 from .generator import release_db_connection
@@ -24,6 +24,17 @@ def pacer_states() -> list:
 
 
 pacer_collector = PacerCollector(pacer_states)
+
+
+def fair_shares() -> list:
+    """(model, its tokens' rows) for each paced model, from the shared pacer (README "Fair share")."""
+    try:
+        return [(shares.model, shares.tokens) for shares in pacing.model_shares(effective_settings().models)]
+    finally:
+        release_db_connection()
+
+
+fair_collector = FairCollector(fair_shares)
 
 
 class QueueCollector:

@@ -82,6 +82,32 @@ class Wait:
 
 
 @dataclass(frozen=True)
+class Queued:
+    """A place in the model's fair queue (docs/FAIRNESS.md): this request's turn is projected
+    `seconds` from now, within its deadline. Ask again then with the same `ticket` (sooner is
+    fine: the place is kept until the slot plus `fairness.GRACE`)."""
+
+    seconds: float
+    ticket: str
+    reason: str = "quota"
+
+
+@dataclass(frozen=True)
+class Claimant:
+    """Who asks: an API token's id (digits, letters, '-' or '_') and its fair-share weight (>= 1)."""
+
+    token: str
+    weight: int = 1
+
+    def __post_init__(self) -> None:
+        if not self.token or len(self.token) > 64 or not all(c.isascii() and (c.isalnum() or c in "-_")
+                                                             for c in self.token):
+            raise ValueError(f"a claimant's token is 1..64 of [A-Za-z0-9_-], not {self.token!r}")
+        if not 1 <= self.weight <= 10_000:
+            raise ValueError(f"a claimant's weight is 1..10000, not {self.weight!r}")
+
+
+@dataclass(frozen=True)
 class State:
     """What the admin shows for one model. Times are wall-clock epoch seconds of the store's clock."""
 
@@ -185,24 +211,48 @@ class Pacer:
 
     # -- the interface, in this host's `timer` ------------------------------------
     def acquire(self, key: str, *, deadline: float, now: float | None = None, rpm: int | None = None,
-                lease: float | None = None) -> Slot | Wait:
+                lease: float | None = None, claimant: Claimant | None = None, ticket: str | None = None,
+                hold: bool = False) -> Slot | Queued | Wait:
         """Book the earliest slot at or before `deadline`, or say how far away the earliest one is.
 
         `rpm`: the admin's limit for the model, requests per minute (None: learn it).
         `lease`: how long a probe may take before another call may probe instead.
+        `claimant`: the API token asking. With one, the model's slots are shared fairly among the
+        tokens waiting (docs/FAIRNESS.md): the answer is a Slot now, a Queued place to ask again
+        at (with its `ticket`), or a Wait beyond `deadline`, whose `seconds` are the token's next
+        fair slot; `hold`: the client will be told to come back then, so keep its place.
+        Without one, the earliest free slot is booked, first come, first served.
+        This one call is what every path takes (sync requests, async jobs, a queue's delayed
+        delivery at the Queued time).
         """
         now = self.timer() if now is None else now
-        ticket = uuid.uuid4().hex
+        ticket = ticket or uuid.uuid4().hex
         self._rpm[key] = rpm or 0
-        kind, wait, reason, *learned = self._call(key, "acquire", lambda store, share: store.acquire(
-            key, now=self._now(), horizon=deadline - now, rpm=rpm or 0, lease=lease or self.probe_lease,
-            margin=self._margin(share), ticket=ticket, share=share))
+        if claimant is None:
+            kind, wait, reason, *learned = self._call(key, "acquire", lambda store, share: store.acquire(
+                key, now=self._now(), horizon=deadline - now, rpm=rpm or 0, lease=lease or self.probe_lease,
+                margin=self._margin(share), ticket=ticket, share=share))
+        else:
+            kind, wait, reason, *learned = self._call(key, "acquire", lambda store, share: store.acquire_fair(
+                key, now=self._now(), horizon=deadline - now, rpm=rpm or 0, lease=lease or self.probe_lease,
+                margin=self._margin(share), ticket=ticket, share=share, token=claimant.token,
+                weight=claimant.weight, hold=hold))
         if kind == "wait":
             return Wait(seconds=max(wait, 0.0), reason=reason)
+        if kind == "queued":
+            return Queued(seconds=max(wait, 0.0), ticket=ticket, reason=reason)
         slot = Slot(at=now + wait, ticket=ticket, probe=reason == "probe")
         if self.remote is not None:
             self._remember(key, ticket, slot.at, tuple(learned))
         return slot
+
+    def leave(self, key: str, ticket: str) -> None:
+        """Give up a Queued place (the request went elsewhere or ended); it would expire anyway."""
+        self._call(key, "leave", lambda store, _: store.leave(key, ticket=ticket))
+
+    def shares(self, key: str) -> tuple[float, list]:
+        """Who waits at `key` and each token's calls in the last ten minutes (`store.TokenShare`)."""
+        return self._call(key, "shares", lambda store, _: store.shares(key, now=self._now()))
 
     def release(self, key: str, slot: Slot, *, now: float | None = None) -> None:
         """Give back a booked slot whose call will not be sent (a probe's lease included)."""

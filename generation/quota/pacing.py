@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from .. import providers
-from ..models import ModelRateLimit
+from ..models import ApiToken, GenerationRequest, ModelRateLimit
 from ..styles import DEFAULT_STYLE, STYLES
-from .pacer import Pacer, State, key_for
+from .pacer import Claimant, Pacer, State, key_for
 from .scripts import CAP
 
 
@@ -53,6 +53,16 @@ def pacer_key(model: str) -> str:
                                         style=STYLES[DEFAULT_STYLE]))
 
 
+def claimant_of(row: GenerationRequest) -> Claimant:
+    """The API token a request shares the quota as (its prefix; README "Fair share"). A row whose token was
+    deleted shares as token "0"; a token set to weight 0 after its request was queued still gets
+    the least share (1): its request was accepted."""
+    token = row.token
+    if token is None:
+        return Claimant(token="0")
+    return Claimant(token=token.prefix, weight=max(token.weight, 1))
+
+
 def paced(model: str) -> bool:
     """The built-in offline model has no quota to share."""
     return providers.provider_of(model) != providers.OFFLINE_PROVIDER
@@ -78,6 +88,53 @@ def model_states(models, *, pacer: Pacer | None = None) -> list[ModelPacing]:
     pacer = pacer or shared_pacer()
     limits = admin_limits(models)
     return [ModelPacing(model=m, state=pacer.state(pacer_key(m), rpm=limits.get(m))) for m in models if paced(m)]
+
+
+MAX_TOKENS_SHOWN = 50  # per model, the most active first: bounds the admin's table and /metrics' labels
+
+
+@dataclass(frozen=True)
+class TokenRow:
+    """One token at one model: who (prefix, name, weight), waiting now, holds kept for clients told
+    to come back, the oldest wait (seconds), calls in the last ten minutes and their share of them."""
+
+    prefix: str
+    name: str
+    weight: int | None  # None: a deleted token
+    waiting: int
+    held: int
+    oldest: float
+    served: int
+    share: float
+
+
+@dataclass(frozen=True)
+class ModelShares:
+    model: str
+    tokens: list[TokenRow]
+
+
+def model_shares(models, *, pacer: Pacer | None = None) -> list[ModelShares]:
+    """Per paced model, the tokens waiting or served in the last ten minutes (README "Fair share")."""
+    pacer = pacer or shared_pacer()
+    found = []
+    for model in models:
+        if not paced(model):
+            continue
+        _, rows = pacer.shares(pacer_key(model))
+        rows = sorted(rows, key=lambda r: (-(r.waiting + r.held), -r.served, r.token))[:MAX_TOKENS_SHOWN]
+        found.append((model, rows))
+    prefixes = {r.token for _, rows in found for r in rows}
+    tokens = ApiToken.objects.filter(prefix__in=prefixes).values_list("prefix", "name", "weight")
+    known = {prefix: (name, weight) for prefix, name, weight in tokens}
+    result = []
+    for model, rows in found:
+        total = sum(r.served for r in rows)
+        result.append(ModelShares(model=model, tokens=[
+            TokenRow(prefix=r.token, name=known.get(r.token, ("(deleted token)", None))[0],
+                     weight=known.get(r.token, ("", None))[1], waiting=r.waiting, held=r.held, oldest=r.oldest,
+                     served=r.served, share=r.served / total if total else 0.0) for r in rows]))
+    return result
 
 
 def forget(model: str | None = None, *, pacer: Pacer | None = None) -> int:

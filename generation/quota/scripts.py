@@ -88,32 +88,41 @@ local function schedule(h, log, now, rpm, share, margin)
   end
   return r
 end
+
+local function learned_of(r)
+  if r.source == 'learned' and r.limit then return tostring(r.limit), s(r.period) end
+  return '', ''
+end
+
+-- Book the earliest slot within `horizon` (first come, first served), or say how far it is.
+local function book(h, log, now, horizon, rpm, lease, margin, ticket, share)
+  local r = schedule(h, log, now, rpm, share, margin)
+  if r.t > now + horizon then
+    if r.t <= r.paused then return {{'wait', s(r.t - now), 'paused'}} end
+    return {{'wait', s(r.t - now), 'quota'}}
+  end
+  -- Another call is probing: its answer may come sooner than any slot.
+  if r.probe and r.lease > now then return {{'wait', s(math.max(r.lease, r.t) - now), 'probe'}} end
+  if r.share then redis.call('ZREMRANGEBYSCORE', log, '-inf', '(' .. s(now - r.period - margin)) end
+  if r.probe then redis.call('HSET', h, 'probe', s(r.t + lease)) end
+  if r.probe or r.share then
+    redis.call('ZADD', log, s(r.t), ticket)
+    redis.call('EXPIRE', log, TTL)
+  end
+  keep(h)
+  -- What was learned goes back too: a process keeps it for an outage (see ADOPT).
+  local learned, period = learned_of(r)
+  if r.probe then return {{'slot', s(r.t - now), 'probe', learned, period}} end
+  return {{'slot', s(r.t - now), '', learned, period}}
+end
 """
 
+# The helpers every script may call (the fair queue's scripts in `fairness` too).
+PRELUDE = _PRELUDE
+
 ACQUIRE = _PRELUDE + """
-local h, log = KEYS[1], KEYS[2]
-local now, horizon = clock(ARGV[1]), tonumber(ARGV[2])
-local rpm, lease, margin, ticket, share = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6],
-                                          tonumber(ARGV[7])
-local r = schedule(h, log, now, rpm, share, margin)
-if r.t > now + horizon then
-  if r.t <= r.paused then return {'wait', s(r.t - now), 'paused'} end
-  return {'wait', s(r.t - now), 'quota'}
-end
--- Another call is probing: its answer may come sooner than any slot.
-if r.probe and r.lease > now then return {'wait', s(math.max(r.lease, r.t) - now), 'probe'} end
-if r.share then redis.call('ZREMRANGEBYSCORE', log, '-inf', '(' .. s(now - r.period - margin)) end
-if r.probe then redis.call('HSET', h, 'probe', s(r.t + lease)) end
-if r.probe or r.share then
-  redis.call('ZADD', log, s(r.t), ticket)
-  redis.call('EXPIRE', log, TTL)
-end
-keep(h)
--- What was learned goes back too: a process keeps it for an outage (see ADOPT).
-local learned, period = '', ''
-if r.source == 'learned' and r.limit then learned, period = tostring(r.limit), s(r.period) end
-if r.probe then return {'slot', s(r.t - now), 'probe', learned, period} end
-return {'slot', s(r.t - now), '', learned, period}
+return book(KEYS[1], KEYS[2], clock(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]),
+            tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7]))
 """
 
 # An outage begins: this process's store takes over what it knew from Redis, the learned limit and

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import fakeredis
 import redis
 
-from . import scripts
+from . import fairness, scripts
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,18 @@ class Raw:
 
 
 LEARNING = "learn"  # the hash field of the rules' state (quota/learned.py), beside the scripts' fields
+
+
+@dataclass(frozen=True)
+class TokenShare:
+    """One token's place at one model: requests waiting now, holds kept for clients told to come
+    back, how long the oldest has waited (seconds), and calls served in the last ten minutes."""
+
+    token: str
+    waiting: int
+    held: int
+    oldest: float
+    served: int
 
 
 def _num(value: bytes) -> float | None:
@@ -61,11 +73,19 @@ class ScriptStore:
         self._paused_for = client.register_script(scripts.PAUSED_FOR)
         self._state = client.register_script(scripts.STATE)
         self._adopt = client.register_script(scripts.ADOPT)
+        self._acquire_fair = client.register_script(fairness.ACQUIRE_FAIR)
+        self._leave = client.register_script(fairness.LEAVE)
+        self._fair_state = client.register_script(fairness.FAIR_STATE)
 
     def _keys(self, key: str) -> list[str]:
         # The hash tag keeps both keys of one model in one Redis Cluster slot.
         base = f"{self.prefix}{{{key}}}"
         return [base, f"{base}:log"]
+
+    def _fair_keys(self, key: str) -> list[str]:
+        """The fair queue's keys: waiting entries, each token's tag, the calls served (`fairness`)."""
+        base = f"{self.prefix}{{{key}}}"
+        return [f"{base}:q", f"{base}:tb", f"{base}:sv"]
 
     def acquire(self, key, *, now, horizon, rpm, lease, margin, ticket, share) -> tuple:
         """(kind, wait, reason, learned limit or None, its period or None)."""
@@ -73,6 +93,25 @@ class ScriptStore:
             _arg(now), repr(max(horizon, 0.0)), rpm, repr(lease), repr(margin), ticket, repr(share)])
         limit, period = learned or (b"", b"")
         return kind.decode(), float(wait), reason.decode(), int(limit) if limit else None, _num(period)
+
+    def acquire_fair(self, key, *, now, horizon, rpm, lease, margin, ticket, share, token, weight, hold) -> tuple:
+        """(kind: slot, queued or wait, wait, reason, learned limit or None, its period or None)."""
+        kind, wait, reason, *learned = self._acquire_fair(keys=self._keys(key) + self._fair_keys(key), args=[
+            _arg(now), repr(max(horizon, 0.0)), rpm, repr(lease), repr(margin), ticket, repr(share), token,
+            repr(float(weight)), "1" if hold else "0"])
+        limit, period = learned or (b"", b"")
+        return kind.decode(), float(wait), reason.decode(), int(limit) if limit else None, _num(period)
+
+    def leave(self, key, *, ticket) -> None:
+        """A waiting request gives up its place (it was served by another model, or failed)."""
+        self._leave(keys=self._fair_keys(key)[:1], args=[ticket])
+
+    def shares(self, key, *, now) -> tuple[float, list[TokenShare]]:
+        """(the store's now, each token waiting at or served by `key` in the last ten minutes)."""
+        at, *flat = self._fair_state(keys=self._fair_keys(key)[::2], args=[_arg(now)])
+        rows = [TokenShare(token=flat[i].decode(errors="replace"), waiting=int(flat[i + 1]), held=int(flat[i + 2]),
+                           oldest=float(flat[i + 3]), served=int(flat[i + 4])) for i in range(0, len(flat), 5)]
+        return float(at), sorted(rows, key=lambda r: r.token)
 
     def adopt(self, key, *, now, limit, period, held: list[tuple[str, float]]) -> None:
         """Take over a learned limit (unless this store knows one) and calls booked elsewhere."""
@@ -137,7 +176,7 @@ class ScriptStore:
     def forget(self, key: str | None = None) -> int:
         """Clear what was learned about `key` (None: every key under the prefix). Returns keys deleted."""
         if key is not None:
-            return self.client.delete(*self._keys(key))
+            return self.client.delete(*self._keys(key), *self._fair_keys(key))
         return sum(self.client.delete(k) for k in self.client.scan_iter(f"{self.prefix}*"))
 
 
