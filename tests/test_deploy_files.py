@@ -13,7 +13,7 @@ import pytest
 import yaml
 from docker.utils.build import exclude_paths
 
-from tests.dev_processes import ROOT
+from tests.processes import ROOT
 
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
