@@ -17,7 +17,10 @@ MODELS = [("openai/gpt-image-2", Decimal("0.00836"), 6), ("openai/gpt-image-1-mi
 
 
 def priced_traffic(user: User, days: int = 6, per_day: int = 40) -> None:
-    rng, now = random.Random(3), timezone.now()
+    # The minute before today began: each day's ten hours of traffic fall on one date whatever the
+    # hour the suite runs (from `now`, a run after midnight spread them over seven dates).
+    rng = random.Random(3)
+    now = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(minutes=1)
     tokens = [ApiToken.objects.create_key(user=user, name=name)[0] for name in ("editor-plugin", "ci-bot")]
     for day in range(days):
         for i in range(per_day):
