@@ -158,3 +158,49 @@ def browser():
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+# The quota's two stores, for tests that run one case on both: real Redis (REDIS_URL) and the
+# in-process store that runs the same scripts.
+QUOTA_REDIS_URL = os.environ.get("REDIS_URL", "")
+
+
+@pytest.fixture(params=["redis", "memory"])
+def store(request):
+    """A fresh quota store, under its own key prefix: Redis's, or the in-process one."""
+    import redis
+
+    from generation.quota.store import ScriptStore, memory_store
+
+    prefix = f"test-store-{uuid.uuid4().hex}:"
+    if request.param == "memory":
+        yield memory_store(prefix=prefix)
+        return
+    if not QUOTA_REDIS_URL:
+        pytest.skip("REDIS_URL is not set")
+    shared = ScriptStore(redis.Redis.from_url(QUOTA_REDIS_URL), prefix=prefix)
+    yield shared
+    shared.forget()
+
+
+@pytest.fixture(params=["redis", "memory"])
+def pacers(request):
+    """Two pacer clients of one schedule on one fake timeline: two processes on one Redis, or two
+    threads of one process."""
+    import redis
+
+    line = Timeline()
+    if request.param == "redis":
+        if not QUOTA_REDIS_URL:
+            pytest.skip("REDIS_URL is not set")
+        prefix = f"test-pacer-{uuid.uuid4().hex}:"
+        clients = [Pacer(QUOTA_REDIS_URL, prefix=prefix) for _ in range(2)]
+    else:
+        prefix, clients = None, [Pacer()] * 2
+    for client in clients:
+        client.timer = client.store_time = line.clock
+    yield clients, line
+    if prefix:
+        connection = redis.Redis.from_url(QUOTA_REDIS_URL)
+        for key in connection.scan_iter(f"{prefix}*"):
+            connection.delete(key)

@@ -12,29 +12,14 @@ import uuid
 from collections import Counter
 
 import pytest
-import redis
 
 from generation.quota import fairness
 from generation.quota.pacer import Claimant, Pacer, Queued, Slot, Wait
-from generation.quota.store import ScriptStore, memory_store
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 KEY = "openai/gpt-image-2#0123456789abcdef"
 T0 = 1_000_000.0
 RPM = 6  # the admin's limit: 6 calls per minute, a new one every 10 s once the window is full
-
-
-@pytest.fixture(params=["redis", "memory"])
-def store(request):
-    prefix = f"test-fair-{uuid.uuid4().hex}:"
-    if request.param == "memory":
-        yield memory_store(prefix=prefix)
-        return
-    if not REDIS_URL:
-        pytest.skip("REDIS_URL is not set")
-    shared = ScriptStore(redis.Redis.from_url(REDIS_URL), prefix=prefix)
-    yield shared
-    shared.forget()
 
 
 def ask(store, at, ticket, token, *, weight=1, horizon=600.0, hold=True):

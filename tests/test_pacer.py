@@ -11,7 +11,6 @@ import logging
 import os
 import socket
 import uuid
-from datetime import datetime, timezone
 
 import httpx
 import pytest
@@ -25,30 +24,6 @@ from tests.upstream import FakeOpenAI
 
 KEY = key_for("openai/gpt-image-2", api_key="sk-test", api_base="http://fake")
 REDIS_URL = os.environ.get("REDIS_URL", "")
-
-
-def redis_pacers(count: int, prefix: str) -> list[Pacer]:
-    return [Pacer(REDIS_URL, prefix=prefix) for _ in range(count)]
-
-
-@pytest.fixture(params=["redis", "memory"])
-def pacers(request):
-    """Two pacer clients of one schedule: two processes on one Redis, or two threads of one process."""
-    line = Timeline()
-    if request.param == "redis":
-        if not REDIS_URL:
-            pytest.skip("REDIS_URL is not set")
-        prefix = f"test-pacer-{uuid.uuid4().hex}:"
-        clients = redis_pacers(2, prefix)
-    else:
-        prefix, clients = None, [Pacer()] * 2
-    for pacer in clients:
-        pacer.timer = pacer.store_time = line.clock
-    yield clients, line
-    if prefix:
-        client = redis.Redis.from_url(REDIS_URL)
-        for key in client.scan_iter(f"{prefix}*"):
-            client.delete(key)
 
 
 @pytest.fixture

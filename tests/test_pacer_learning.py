@@ -7,10 +7,8 @@ their state in the store it shares (two pacer clients standing for two worker pr
 paces by what they learn.
 """
 import os
-import uuid
 
 import pytest
-import redis
 
 from generation.providers.signals import Signal
 from generation.quota import learned
@@ -19,25 +17,6 @@ from tests.conftest import Timeline
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 KEY = key_for("azure/sprites", api_key="k", api_base="http://fake")
-
-
-@pytest.fixture(params=["redis", "memory"])
-def pacers(request):
-    line = Timeline()
-    if request.param == "redis":
-        if not REDIS_URL:
-            pytest.skip("REDIS_URL is not set")
-        prefix = f"test-learning-{uuid.uuid4().hex}:"
-        clients = [Pacer(REDIS_URL, prefix=prefix) for _ in range(2)]
-    else:
-        prefix, clients = None, [Pacer()] * 2
-    for pacer in clients:
-        pacer.timer = pacer.store_time = line.clock
-    yield clients, line
-    if prefix:
-        client = redis.Redis.from_url(REDIS_URL)
-        for key in client.scan_iter(f"{prefix}*"):
-            client.delete(key)
 
 
 def answer(pacer: Pacer, line: Timeline, signal: Signal, *, status: int = 200) -> Slot | Wait:

@@ -5,13 +5,11 @@ Each case is a list of steps on one fresh model, at times on the store's clock
 must get. Both stores run the same scripts; this table is what proves it.
 """
 import os
-import uuid
 
 import pytest
-import redis
 
 from generation.quota import scripts
-from generation.quota.store import ScriptStore, memory_store
+from generation.quota.store import ScriptStore
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 KEY = "openai/gpt-image-2#0123456789abcdef"
@@ -117,19 +115,6 @@ CASES = {
         [acquire(0, rpm=1), acquire(0, rpm=1), release(1), acquire(0, rpm=1)],
         [("slot", 0, ""), ("slot", 60 + MARGIN, ""), None, ("slot", 60 + MARGIN, "")]),
 }
-
-
-@pytest.fixture(params=["redis", "memory"])
-def store(request):
-    prefix = f"test-rules-{uuid.uuid4().hex}:"
-    if request.param == "memory":
-        yield memory_store(prefix=prefix)
-        return
-    if not REDIS_URL:
-        pytest.skip("REDIS_URL is not set")
-    shared = ScriptStore(redis.Redis.from_url(REDIS_URL), prefix=prefix)
-    yield shared
-    shared.forget()
 
 
 def run(store: ScriptStore, steps) -> list:
