@@ -22,7 +22,10 @@ pytestmark = [needs_postgres, pytest.mark.django_db(transaction=True)]
 
 LIBFAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")  # Debian's `faketime` (provision.sh)
 LIMIT, WINDOW, BURST = 5, 12.0, 15
-SETTINGS = {"SPRITE_LITELLM_MODEL": "openai/gpt-image-2", "SPRITE_LITELLM_MAX_WAIT": "30",
+# MAX_WAIT leaves a loaded CI box room: the burst's third window opens at 24 s, and a slot booked
+# there plus the pacer's margins passed 30 s once under load (a refusal, not a wasted call). What
+# these tests prove is the clocks and the outage, not the budget (bench/pacer_field.py keeps 30 s).
+SETTINGS = {"SPRITE_LITELLM_MODEL": "openai/gpt-image-2", "SPRITE_LITELLM_MAX_WAIT": "45",
             "SPRITE_LITELLM_MAX_RETRIES": "3", "SPRITE_LITELLM_RETRY_DELAY": "1.0", "SPRITE_LITELLM_TIMEOUT": "10",
             "SPRITE_LITELLM_TOTAL_TIMEOUT": "60", "SPRITE_THROTTLE_RATE": "100000/min",
             "OPENAI_API_KEY": "sk-test-field"}
